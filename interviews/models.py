@@ -1,0 +1,358 @@
+"""Interviews, their turns and the coach's feedback.
+
+All interview state lives here, in the database: any process can serve any
+request, and a restarted server resumes exactly where an interview was.
+"""
+
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, models, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+DIMENSIONS = [
+    ("relevance", "Relevance"),
+    ("structure", "Structure (STAR)"),
+    ("specificity", "Specificity & outcomes"),
+    ("communication", "Communication"),
+    ("role_fit", "Role fit"),
+]
+
+
+class AnswerRejected(Exception):
+    """The answer cannot be accepted; the message is safe to show the candidate."""
+
+
+class Interview(models.Model):
+    class Style(models.TextChoices):
+        FORMAL = "formal", "Formal"
+        CASUAL = "casual", "Casual"
+        CHALLENGING = "challenging", "Challenging"
+        TECHNICAL = "technical", "Technical"
+
+    class Difficulty(models.TextChoices):
+        EASY = "easy", "Easy"
+        MEDIUM = "medium", "Medium"
+        HARD = "hard", "Hard"
+
+    class LengthMode(models.TextChoices):
+        QUESTIONS = "questions", "Number of questions"
+        MINUTES = "minutes", "Minutes"
+
+    class Mode(models.TextChoices):
+        PRACTICE = "practice", "Practice: feedback after each answer"
+        REALISTIC = "realistic", "Realistic: all feedback in the report"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        COMPLETED = "completed", "Completed"
+        ABANDONED = "abandoned", "Abandoned"
+
+    class SummaryStatus(models.TextChoices):
+        NONE = "none", "Not started"
+        PENDING = "pending", "Queued"
+        BUILDING = "building", "Building"
+        READY = "ready", "Ready"
+        ERROR = "error", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="interviews")
+    job_role = models.CharField(max_length=120)
+    company = models.CharField(max_length=120, blank=True)
+    job_description = models.TextField(blank=True)
+    resume = models.TextField(blank=True)
+    style = models.CharField(max_length=20, choices=Style.choices, default=Style.FORMAL)
+    difficulty = models.CharField(max_length=20, choices=Difficulty.choices, default=Difficulty.MEDIUM)
+    length_mode = models.CharField(max_length=20, choices=LengthMode.choices, default=LengthMode.QUESTIONS)
+    question_count = models.PositiveSmallIntegerField(default=5)
+    duration_minutes = models.PositiveSmallIntegerField(default=15)
+    mode = models.CharField(max_length=20, choices=Mode.choices, default=Mode.PRACTICE)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    # Seconds the candidate spent on questions (capped per question), so a
+    # break between sessions does not eat a time-based interview's clock.
+    elapsed_seconds = models.FloatField(default=0)
+    # Topics the interviewer has covered, as it reported them.
+    topics_covered = models.JSONField(default=list, blank=True)
+    # Who is writing the interviewer's next turn: a lease, so a crashed process
+    # does not block the interview forever.
+    generating_until = models.DateTimeField(null=True, blank=True)
+    generation_error = models.TextField(blank=True)
+    summary = models.JSONField(null=True, blank=True)
+    summary_status = models.CharField(max_length=20, choices=SummaryStatus.choices, default=SummaryStatus.NONE)
+    summary_error = models.TextField(blank=True)
+    overall_score = models.PositiveSmallIntegerField(null=True, blank=True)  # 0–100
+    # Usage, measured on every model call.
+    llm_name = models.CharField(max_length=120, blank=True)
+    tokens_in = models.PositiveIntegerField(default=0)
+    tokens_out = models.PositiveIntegerField(default=0)
+    llm_seconds = models.FloatField(default=0)
+    llm_calls = models.PositiveIntegerField(default=0)
+    llm_errors = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["owner", "-created_at"], name="interview_owner_recent"),
+            models.Index(fields=["status", "updated_at"], name="interview_status_updated"),
+        ]
+
+    def __str__(self):
+        return f"{self.job_role} ({self.get_status_display()})"
+
+    # ----- reading state -----
+
+    @property
+    def is_active(self):
+        return self.status == self.Status.ACTIVE
+
+    @property
+    def is_time_based(self):
+        return self.length_mode == self.LengthMode.MINUTES
+
+    @property
+    def duration_seconds(self):
+        return self.duration_minutes * 60
+
+    def last_turn(self):
+        return self.turns.order_by("-index").first()
+
+    def main_questions_asked(self):
+        return self.turns.filter(kind__in=Turn.MAIN_QUESTION_KINDS).count()
+
+    def awaiting_answer(self):
+        last = self.last_turn()
+        return self.is_active and last is not None and last.speaker == Turn.Speaker.INTERVIEWER and last.kind != Turn.Kind.CLOSING
+
+    def awaiting_interviewer(self):
+        last = self.last_turn()
+        return self.is_active and (last is None or last.speaker == Turn.Speaker.CANDIDATE)
+
+    def progress(self):
+        """What the room shows: question k of n, or minutes left with the phase."""
+        asked = self.main_questions_asked()
+        info = {"asked": asked, "time_based": self.is_time_based}
+        if self.is_time_based:
+            elapsed = self.elapsed_seconds
+            last = self.last_turn()
+            if self.awaiting_answer() and last:
+                elapsed += min((timezone.now() - last.created_at).total_seconds(), ANSWER_CLOCK_CAP_SECONDS)
+            fraction = min(elapsed / self.duration_seconds, 1.0) if self.duration_seconds else 1.0
+            info.update(
+                seconds_left=max(0, int(self.duration_seconds - elapsed)),
+                fraction=fraction,
+                phase=phase_for(fraction),
+                percent=int(fraction * 100),
+            )
+        else:
+            total = self.question_count
+            info.update(total=total, percent=int(min(asked, total) / total * 100) if total else 100)
+        return info
+
+    # ----- changing state -----
+
+    def claim_generation(self):
+        """Take the lease on writing the next interviewer turn; True if ours."""
+        now = timezone.now()
+        claimed = (
+            Interview.objects.filter(pk=self.pk, status=self.Status.ACTIVE)
+            .filter(Q(generating_until__isnull=True) | Q(generating_until__lt=now))
+            .update(
+                generating_until=now + timedelta(seconds=settings.INTERVIEW_TURN_LEASE_SECONDS),
+                generation_error="",
+            )
+        )
+        return claimed == 1
+
+    def release_generation(self, error=""):
+        Interview.objects.filter(pk=self.pk).update(generating_until=None, generation_error=error[:500])
+
+    def add_interviewer_turn(self, kind, text, decision=None, usage=None):
+        """Append the interviewer's turn after the last one; closing ends the interview."""
+        with transaction.atomic():
+            interview = Interview.objects.select_for_update().get(pk=self.pk)
+            last = interview.turns.order_by("-index").first()
+            if last is not None and last.speaker == Turn.Speaker.INTERVIEWER:
+                return last  # someone else already wrote it
+            usage = usage or {}
+            turn = Turn.objects.create(
+                interview=interview,
+                index=0 if last is None else last.index + 1,
+                speaker=Turn.Speaker.INTERVIEWER,
+                kind=kind,
+                text=text,
+                decision=decision or {},
+                model_ms=usage.get("model_ms"),
+                first_token_ms=usage.get("first_token_ms"),
+                tokens_in=usage.get("tokens_in", 0),
+                tokens_out=usage.get("tokens_out", 0),
+            )
+            topics = (decision or {}).get("topics") or []
+            fields = {"generating_until": None, "generation_error": ""}
+            if topics:
+                fields["topics_covered"] = list(dict.fromkeys(interview.topics_covered + topics))[:50]
+            if kind == Turn.Kind.CLOSING:
+                fields.update(
+                    status=self.Status.COMPLETED,
+                    completed_at=timezone.now(),
+                    summary_status=self.SummaryStatus.PENDING,
+                )
+            Interview.objects.filter(pk=self.pk).update(**fields)
+        return turn
+
+    def accept_answer(self, text, after_index, source="typed"):
+        """Save the candidate's answer to the question at `after_index`.
+
+        Exactly one answer per question, however many tabs submit at once:
+        the (interview, index) unique constraint decides the winner.
+        """
+        text = (text or "").strip()
+        if not text:
+            raise AnswerRejected("Please write an answer before sending.")
+        if len(text) > ANSWER_MAX_CHARS:
+            raise AnswerRejected(f"Answers are limited to {ANSWER_MAX_CHARS:,} characters.")
+        try:
+            with transaction.atomic():
+                question = self.turns.filter(index=after_index).first()
+                fresh = Interview.objects.get(pk=self.pk)
+                if fresh.status != self.Status.ACTIVE:
+                    raise AnswerRejected("This interview has ended.")
+                if question is None or question.speaker != Turn.Speaker.INTERVIEWER or question.kind == Turn.Kind.CLOSING:
+                    raise AnswerRejected("There is no open question to answer.")
+                response_seconds = min((timezone.now() - question.created_at).total_seconds(), ANSWER_CLOCK_CAP_SECONDS)
+                turn = Turn.objects.create(
+                    interview=fresh,
+                    index=after_index + 1,
+                    speaker=Turn.Speaker.CANDIDATE,
+                    kind=Turn.Kind.ANSWER,
+                    text=text,
+                    source=source,
+                    response_seconds=response_seconds,
+                )
+                Interview.objects.filter(pk=self.pk).update(elapsed_seconds=F("elapsed_seconds") + response_seconds)
+        except IntegrityError:
+            raise AnswerRejected("This question has already been answered.") from None
+        return turn
+
+    def end_early(self):
+        """The candidate ends the interview: it completes and its report is built."""
+        updated = Interview.objects.filter(pk=self.pk, status=self.Status.ACTIVE).update(
+            status=self.Status.COMPLETED,
+            completed_at=timezone.now(),
+            generating_until=None,
+            summary_status=self.SummaryStatus.PENDING,
+        )
+        return updated == 1
+
+    def mark_abandoned(self):
+        return Interview.objects.filter(pk=self.pk, status=self.Status.ACTIVE).update(status=self.Status.ABANDONED) == 1
+
+    def record_usage(self, usage):
+        if not usage:
+            return
+        Interview.objects.filter(pk=self.pk).update(
+            tokens_in=F("tokens_in") + usage.get("tokens_in", 0),
+            tokens_out=F("tokens_out") + usage.get("tokens_out", 0),
+            llm_seconds=F("llm_seconds") + usage.get("model_ms", 0) / 1000,
+            llm_calls=F("llm_calls") + usage.get("calls", 0),
+            llm_errors=F("llm_errors") + usage.get("errors", 0),
+        )
+
+
+ANSWER_MAX_CHARS = 10_000
+# One question never takes more than this much of a time-based interview's clock.
+ANSWER_CLOCK_CAP_SECONDS = 600
+
+PHASES = [(0.2, "opening"), (0.6, "exploration"), (0.8, "deepening"), (1.01, "closing")]
+
+
+def phase_for(fraction):
+    for limit, name in PHASES:
+        if fraction < limit:
+            return name
+    return "closing"
+
+
+class Turn(models.Model):
+    class Speaker(models.TextChoices):
+        INTERVIEWER = "interviewer", "Interviewer"
+        CANDIDATE = "candidate", "Candidate"
+
+    class Kind(models.TextChoices):
+        INTRODUCTION = "introduction", "Introduction"
+        QUESTION = "question", "Question"
+        FOLLOW_UP = "follow_up", "Follow-up"
+        CLOSING = "closing", "Closing"
+        ANSWER = "answer", "Answer"
+
+    class Source(models.TextChoices):
+        TYPED = "typed", "Typed"
+        LIVE_VOICE = "live_voice", "Live voice"
+        UPLOADED_AUDIO = "uploaded_audio", "Uploaded audio"
+
+    # The introduction carries the first main question.
+    MAIN_QUESTION_KINDS = [Kind.INTRODUCTION, Kind.QUESTION]
+
+    id = models.BigAutoField(primary_key=True)
+    interview = models.ForeignKey(Interview, on_delete=models.CASCADE, related_name="turns")
+    index = models.PositiveIntegerField()
+    speaker = models.CharField(max_length=20, choices=Speaker.choices)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    text = models.TextField()
+    source = models.CharField(max_length=20, choices=Source.choices, blank=True)
+    audio = models.FileField(upload_to="answers/%Y/%m/", blank=True)
+    # Interviewer turns: what the model decided and why, and what it cost.
+    decision = models.JSONField(default=dict, blank=True)
+    model_ms = models.PositiveIntegerField(null=True, blank=True)
+    first_token_ms = models.PositiveIntegerField(null=True, blank=True)
+    tokens_in = models.PositiveIntegerField(default=0)
+    tokens_out = models.PositiveIntegerField(default=0)
+    # Candidate turns: how long the question was open before the answer came.
+    response_seconds = models.FloatField(null=True, blank=True)
+    speaking_seconds = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["index"]
+        constraints = [
+            models.UniqueConstraint(fields=["interview", "index"], name="turn_unique_index_per_interview"),
+        ]
+
+    def __str__(self):
+        return f"#{self.index} {self.speaker}: {self.text[:40]}"
+
+    @property
+    def is_question(self):
+        return self.speaker == self.Speaker.INTERVIEWER and self.kind != self.Kind.CLOSING
+
+
+class Feedback(models.Model):
+    """The coach's view of one answer: rubric scores with evidence, and metrics."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        READY = "ready", "Ready"
+        ERROR = "error", "Failed"
+
+    turn = models.OneToOneField(Turn, on_delete=models.CASCADE, related_name="feedback")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    # {"relevance": {"score": 4, "evidence": "quote from the answer", "note": "…"}, …}
+    scores = models.JSONField(default=dict, blank=True)
+    # Deterministic analysis: words, wpm, fillers, STAR parts, numbers, JD terms…
+    metrics = models.JSONField(default=dict, blank=True)
+    strengths = models.JSONField(default=list, blank=True)
+    improvements = models.JSONField(default=list, blank=True)
+    text = models.TextField(blank=True)
+    source = models.CharField(max_length=120, blank=True)  # "local" or the model's name
+    model_ms = models.PositiveIntegerField(null=True, blank=True)
+    tokens_in = models.PositiveIntegerField(default=0)
+    tokens_out = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def average_score(self):
+        values = [v["score"] for v in self.scores.values() if isinstance(v, dict) and v.get("score")]
+        return round(sum(values) / len(values), 1) if values else None
