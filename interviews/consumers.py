@@ -1,5 +1,75 @@
+"""The interview socket: streams the interviewer's turns and feedback to the room.
+
+One group per interview, so every tab of an interview (on any web process)
+sees the same events. Only the interview's owner may connect; everyone else is
+closed before anything is sent.
+"""
+
+import logging
+
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from interviews import turns
+from interviews.models import Interview
+
+log = logging.getLogger(__name__)
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_NOT_FOUND = 4404
 
 
 class InterviewConsumer(AsyncJsonWebsocketConsumer):
-    pass
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.interview_id = self.scope["url_route"]["kwargs"]["interview_id"]
+        state = await self._owned_state(user.pk)
+        if state is None:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        self.group = turns.group_name(self.interview_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self.send_json({"event": "sync", **state["fragments"]})
+        if state["needs_turn"]:
+            turns.schedule(turns.run_interviewer_turn(self.interview_id))
+
+    async def disconnect(self, code):
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content, **kwargs):
+        kind = content.get("type") if isinstance(content, dict) else None
+        if kind == "retry":
+            # Safe to repeat: run_interviewer_turn only writes when a turn is due
+            # and it wins the lease.
+            turns.schedule(turns.run_interviewer_turn(self.interview_id))
+        elif kind == "ping":
+            await self.send_json({"event": "pong"})
+        else:
+            await self.send_json({"event": "error", "message": "Unknown message."})
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        if bytes_data is not None or text_data is None or len(text_data) > 4096:
+            await self.send_json({"event": "error", "message": "Unsupported message."})
+            return
+        try:
+            await super().receive(text_data=text_data, **kwargs)
+        except ValueError:
+            await self.send_json({"event": "error", "message": "Messages must be JSON."})
+
+    async def room_event(self, message):
+        await self.send_json(message["payload"])
+
+    @database_sync_to_async
+    def _owned_state(self, user_id):
+        interview = Interview.objects.filter(pk=self.interview_id, owner_id=user_id).first()
+        if interview is None:
+            return None
+        # A turn is due and nobody holds the lease (e.g. the server restarted
+        # mid-turn, or this is the first visit): this socket starts it.
+        needs_turn = interview.awaiting_interviewer() and not interview.generation_error
+        return {"fragments": turns.room_fragments(interview), "needs_turn": needs_turn}

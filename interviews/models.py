@@ -10,6 +10,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
 from django.db.models import F, Q
+from django.urls import reverse
 from django.utils import timezone
 
 DIMENSIONS = [
@@ -103,6 +104,12 @@ class Interview(models.Model):
 
     def __str__(self):
         return f"{self.job_role} ({self.get_status_display()})"
+
+    def get_absolute_url(self):
+        return reverse("interview_room", args=[self.id])
+
+    def get_report_url(self):
+        return reverse("interview_report", args=[self.id])
 
     # ----- reading state -----
 

@@ -5,4 +5,18 @@ from interviews import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("interviews/", views.dashboard, name="dashboard"),
+    path("interviews/new/", views.new_interview, name="new_interview"),
+    path("interviews/<uuid:interview_id>/", views.interview_room, name="interview_room"),
+    path("interviews/<uuid:interview_id>/answer/", views.submit_answer, name="submit_answer"),
+    path("interviews/<uuid:interview_id>/retry/", views.retry_turn, name="retry_turn"),
+    path("interviews/<uuid:interview_id>/end/", views.end_interview, name="end_interview"),
+    path("interviews/<uuid:interview_id>/delete/", views.delete_interview, name="delete_interview"),
+    path("interviews/<uuid:interview_id>/report/", views.interview_report, name="interview_report"),
+    path("interviews/<uuid:interview_id>/report/status/", views.report_status, name="report_status"),
+    path("interviews/<uuid:interview_id>/report/rebuild/", views.rebuild_report, name="rebuild_report"),
+    path(
+        "interviews/<uuid:interview_id>/report.<str:fmt>",
+        views.report_download,
+        name="report_download",
+    ),
 ]

@@ -1,13 +1,200 @@
+import json
+
+from channels.db import database_sync_to_async
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import redirect, render
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.models import Profile
+from interviews import report as reports
+from interviews import turns
+from interviews.forms import POPULAR_ROLES, NewInterviewForm
+from interviews.models import AnswerRejected, Interview, Turn
 
 
+def _get_interview_for_user(request, interview_id):
+    """The interview if it belongs to the user; 404 for everyone else."""
+    return get_object_or_404(Interview, pk=interview_id, owner=request.user)
+
+
+async def _aget_interview_for_user(request, interview_id):
+    user = await request.auser()
+    try:
+        return await Interview.objects.aget(pk=interview_id, owner_id=user.pk)
+    except Interview.DoesNotExist:
+        raise Http404("No such interview.") from None
+
+
+@require_GET
 def home(request):
     if request.user.is_authenticated:
         return redirect("dashboard")
     return render(request, "home.html")
 
 
+@require_GET
 @login_required
 def dashboard(request):
-    return render(request, "interviews/dashboard.html", {"interviews": request.user.interviews.all()})
+    interviews = request.user.interviews.only(
+        "id", "job_role", "company", "status", "created_at", "overall_score", "summary_status", "length_mode"
+    )
+    return render(request, "interviews/dashboard.html", {"interviews": interviews})
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def new_interview(request):
+    if request.method == "POST":
+        form = NewInterviewForm(request.POST, request.FILES)
+        if form.is_valid():
+            interview = form.save(commit=False)
+            interview.owner = request.user
+            interview.save()
+            return redirect("interview_room", interview.id)
+    else:
+        profile = Profile.for_user(request.user)
+        form = NewInterviewForm(
+            initial={
+                "resume": profile.default_resume,
+                "style": profile.preferred_style,
+                "difficulty": profile.preferred_difficulty,
+                "length_mode": Interview.LengthMode.QUESTIONS,
+                "mode": Interview.Mode.PRACTICE,
+            }
+        )
+    return render(request, "interviews/new.html", {"form": form, "popular_roles": POPULAR_ROLES})
+
+
+@require_GET
+@login_required
+def interview_room(request, interview_id):
+    interview = _get_interview_for_user(request, interview_id)
+    if interview.status != Interview.Status.ACTIVE and request.GET.get("view") != "transcript":
+        return redirect("interview_report", interview.id)
+    conversation = interview.turns.select_related("feedback").order_by("index")
+    return render(request, "interviews/room.html", {"interview": interview, "conversation": conversation})
+
+
+@require_POST
+@login_required
+async def submit_answer(request, interview_id):
+    interview = await _aget_interview_for_user(request, interview_id)
+    text = request.POST.get("answer", "")
+    try:
+        after_index = int(request.POST.get("after_index", ""))
+        turn = await database_sync_to_async(interview.accept_answer)(text, after_index)
+    except (ValueError, AnswerRejected) as exc:
+        message = str(exc) if isinstance(exc, AnswerRejected) else "This form is out of date: reload the page."
+        fragments = await database_sync_to_async(_answer_area)(interview.pk, message, text)
+        if not request.htmx:
+            return HttpResponse(message, status=409)
+        return HttpResponse(fragments)
+    turns.schedule(turns.after_answer(interview.pk, turn.pk))
+    fragments = await database_sync_to_async(_fragments_after_answer)(interview.pk, turn.pk)
+    await turns.publish(interview.pk, {"event": "answer.added", **fragments})
+    if not request.htmx:
+        return redirect("interview_room", interview.pk)
+    oob_turn = f'<div hx-swap-oob="beforeend:#conversation">{fragments["turn"]}</div>'
+    return HttpResponse(fragments["answer_area"] + oob_turn)
+
+
+def _answer_area(interview_id, error, text):
+    interview = Interview.objects.get(pk=interview_id)
+    return render_to_string(
+        "interviews/partials/answer_area.html", {"interview": interview, "answer_error": error, "draft": text}
+    )
+
+
+def _fragments_after_answer(interview_id, turn_id):
+    interview = Interview.objects.get(pk=interview_id)
+    return turns.room_fragments(interview, Turn.objects.get(pk=turn_id))
+
+
+@require_POST
+@login_required
+async def retry_turn(request, interview_id):
+    interview = await _aget_interview_for_user(request, interview_id)
+    await Interview.objects.filter(pk=interview.pk).aupdate(generation_error="")
+    turns.schedule(turns.run_interviewer_turn(interview.pk))
+    fragments = await database_sync_to_async(_answer_area)(interview.pk, "", "")
+    return HttpResponse(fragments) if request.htmx else redirect("interview_room", interview.pk)
+
+
+@require_POST
+@login_required
+def end_interview(request, interview_id):
+    interview = _get_interview_for_user(request, interview_id)
+    if interview.end_early():
+        turns.enqueue_report(interview.id)
+        messages.success(request, "Interview ended. Your report is being prepared.")
+    url = interview.get_report_url()
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
+@require_POST
+@login_required
+def delete_interview(request, interview_id):
+    interview = _get_interview_for_user(request, interview_id)
+    interview.delete()
+    messages.success(request, "Interview deleted.")
+    return redirect("dashboard")
+
+
+@require_GET
+@login_required
+def interview_report(request, interview_id):
+    interview = _get_interview_for_user(request, interview_id)
+    if interview.status == Interview.Status.ACTIVE:
+        return redirect("interview_room", interview.id)
+    return render(request, "interviews/report.html", reports.page_context(interview))
+
+
+@require_GET
+@login_required
+def report_status(request, interview_id):
+    """Polled by the report page while the report builds."""
+    interview = _get_interview_for_user(request, interview_id)
+    if interview.summary_status == Interview.SummaryStatus.READY:
+        response = HttpResponse(status=204)
+        response["HX-Refresh"] = "true"
+        return response
+    return render(request, "interviews/partials/report_status.html", {"interview": interview})
+
+
+@require_POST
+@login_required
+def rebuild_report(request, interview_id):
+    interview = _get_interview_for_user(request, interview_id)
+    if interview.status != Interview.Status.ACTIVE and interview.summary_status in (
+        Interview.SummaryStatus.ERROR,
+        Interview.SummaryStatus.NONE,
+        Interview.SummaryStatus.READY,
+    ):
+        Interview.objects.filter(pk=interview.pk).update(summary_status=Interview.SummaryStatus.PENDING, summary_error="")
+        turns.enqueue_report(interview.id)
+    return redirect("interview_report", interview.id)
+
+
+@require_GET
+@login_required
+def report_download(request, interview_id, fmt):
+    interview = _get_interview_for_user(request, interview_id)
+    if fmt not in ("md", "json") or interview.summary_status != Interview.SummaryStatus.READY:
+        raise Http404("No such report.")
+    stamp = timezone.localdate(interview.created_at).isoformat()
+    if fmt == "json":
+        body = json.dumps(reports.as_json(interview), indent=2, ensure_ascii=False)
+        response = HttpResponse(body, content_type="application/json; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="interview-report-{stamp}.json"'
+    else:
+        response = HttpResponse(reports.as_markdown(interview), content_type="text/markdown; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="interview-report-{stamp}.md"'
+    return response

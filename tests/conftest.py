@@ -1,5 +1,43 @@
+import os
+
 import pytest
 from django.contrib.auth import get_user_model
+
+
+def pytest_sessionstart(session):
+    """Under REQUIRE_SERVICES (set by `make test`'s second pass), a missing
+    PostgreSQL or Redis fails the run instead of quietly testing SQLite."""
+    if os.environ.get("REQUIRE_SERVICES") != "true":
+        return
+    from django.conf import settings
+
+    if not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        pytest.exit("REQUIRE_SERVICES is set but DATABASE_URL does not point at PostgreSQL", returncode=3)
+    import redis
+
+    try:
+        redis.Redis.from_url(settings.REDIS_URL).ping()
+    except Exception as exc:
+        pytest.exit(f"REQUIRE_SERVICES is set but Redis is unreachable: {exc}", returncode=3)
+
+
+@pytest.fixture(autouse=True)
+def background_turns(request, monkeypatch):
+    """View tests check HTTP behaviour; the background turn they would start
+    is recorded here instead of running on a loop that ends with the request.
+    Tests marked `real_background` (and the async pipeline tests, which call
+    interviews.turns directly) run the real thing."""
+    if request.node.get_closest_marker("real_background"):
+        yield None
+        return
+    started = []
+
+    def record(coro):
+        started.append(coro.__qualname__)
+        coro.close()
+
+    monkeypatch.setattr("interviews.turns.schedule", record)
+    yield started
 
 
 @pytest.fixture
@@ -14,7 +52,9 @@ def other(db):
 
 @pytest.fixture
 def staff(db):
-    return get_user_model().objects.create_user("staff", "staff@example.com", "correct-horse-9", is_staff=True, is_superuser=True)
+    return get_user_model().objects.create_user(
+        "staff", "staff@example.com", "correct-horse-9", is_staff=True, is_superuser=True
+    )
 
 
 @pytest.fixture

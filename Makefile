@@ -1,0 +1,41 @@
+# The README's commands. Everything a fresh clone needs is made here.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+export HF_HUB_OFFLINE := 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: run test test-sqlite test-services bench migrate clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+migrate: $(VENV)/.installed
+	$(PY) manage.py migrate --noinput
+
+## make run: the whole app (daphne + background workers) on http://127.0.0.1:8000
+run: migrate
+	$(PY) manage.py collectstatic --noinput -v 0
+	$(PY) manage.py runall
+
+## make test: the whole suite on SQLite, then again on real PostgreSQL and Redis
+test: $(VENV)/.installed
+	scripts/services.sh install
+	$(MAKE) test-sqlite
+	$(MAKE) test-services
+
+test-sqlite: $(VENV)/.installed
+	$(PY) -m pytest -q
+
+test-services: $(VENV)/.installed
+	scripts/test-with-services.sh $(PY) -m pytest -q
+
+bench: $(VENV)/.installed
+	scripts/services.sh install
+	scripts/test-with-services.sh $(PY) -m bench.run
+
+clean:
+	rm -rf $(VENV) staticfiles

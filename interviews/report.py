@@ -1,0 +1,277 @@
+"""The final report: deterministic aggregation of the coach's scores and metrics,
+plus the engine's narrative (patterns, strengths, focus areas) and resources.
+
+build() runs in a django-q2 worker; the page, the Markdown and the JSON
+downloads all read the stored result.
+"""
+
+import logging
+from collections import Counter
+
+from asgiref.sync import async_to_sync
+from django.utils import timezone
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
+
+from interviews.engine import get_engine
+from interviews.engine.base import DIMENSIONS, EngineError
+from interviews.models import DIMENSIONS as DIMENSION_LABELS
+from interviews.models import Feedback, Interview, Turn
+
+log = logging.getLogger(__name__)
+LABELS = dict(DIMENSION_LABELS)
+
+
+def score_to_percent(score):
+    """A 1–5 rubric average as 0–100."""
+    return round((score - 1) / 4 * 100)
+
+
+def ensure_feedback(interview):
+    """Coach every answer that has no finished feedback (e.g. the last one, or a crash)."""
+    from interviews.engine.analysis import analyse
+    from interviews.turns import build_context, coach_answer
+
+    ctx = build_context(interview)
+    turns = {t.index: t for t in interview.turns.order_by("index")}
+    for turn in turns.values():
+        if turn.speaker != Turn.Speaker.CANDIDATE:
+            continue
+        feedback = Feedback.objects.filter(turn=turn).first()
+        if feedback and feedback.status == Feedback.Status.READY:
+            continue
+        question = turns.get(turn.index - 1)
+        question_text = question.text if question else ""
+        metrics = analyse(question_text, turn.text, interview.job_description, interview.job_role, turn.speaking_seconds)
+        result = async_to_sync(coach_answer)(turn.text, question_text, metrics, ctx)
+        Feedback.objects.update_or_create(
+            turn=turn,
+            defaults=dict(
+                status=Feedback.Status.READY,
+                scores=result.scores,
+                metrics=metrics,
+                strengths=result.strengths,
+                improvements=result.improvements,
+                text=result.text,
+                source=result.source,
+                model_ms=result.usage.model_ms or None,
+                tokens_in=result.usage.tokens_in,
+                tokens_out=result.usage.tokens_out,
+            ),
+        )
+        interview.record_usage(result.usage.as_dict())
+
+
+def aggregate(answered):
+    """Scores and metrics across answers: pure arithmetic, no model."""
+    per_dimension = {d: [] for d in DIMENSIONS}
+    per_answer = []
+    covered, missed = set(), Counter()
+    words = fillers = 0
+    wpm = []
+    star_counts = []
+    filler_words = Counter()
+    for i, item in enumerate(answered, start=1):
+        values = []
+        for d in DIMENSIONS:
+            score = (item.scores.get(d) or {}).get("score")
+            if isinstance(score, (int, float)):
+                per_dimension[d].append(score)
+                values.append(score)
+        per_answer.append(
+            {"number": i, "question": item.question, "average": round(sum(values) / len(values), 2) if values else None}
+        )
+        m = item.metrics or {}
+        covered.update(m.get("jd_terms_covered", []))
+        missed.update(m.get("jd_terms_missed", []))
+        words += m.get("words", 0)
+        fillers += m.get("filler_count", 0)
+        filler_words.update(m.get("filler_words", {}))
+        if m.get("words_per_minute"):
+            wpm.append(m["words_per_minute"])
+        if "star_count" in m:
+            star_counts.append(m["star_count"])
+    dimensions = {d: round(sum(v) / len(v), 2) for d, v in per_dimension.items() if v}
+    overall = score_to_percent(sum(dimensions.values()) / len(dimensions)) if dimensions else None
+    return {
+        "overall": overall,
+        "dimensions": dimensions,
+        "per_answer": per_answer,
+        "jd_terms": {"covered": sorted(covered), "missed": sorted(t for t in missed if t not in covered)},
+        "metrics": {
+            "answers": len(answered),
+            "words": words,
+            "average_words": round(words / len(answered)) if answered else 0,
+            "filler_count": fillers,
+            "filler_rate": round(fillers / words * 100, 1) if words else 0,
+            "top_fillers": filler_words.most_common(5),
+            "words_per_minute": round(sum(wpm) / len(wpm)) if wpm else None,
+            "average_star_parts": round(sum(star_counts) / len(star_counts), 1) if star_counts else None,
+        },
+    }
+
+
+def build(interview_id):
+    """Build and store the report; safe to call twice (the second call does nothing)."""
+    from interviews.engine.resources import curated_resources
+    from interviews.turns import answered_questions, build_context
+
+    claimed = Interview.objects.filter(
+        pk=interview_id, summary_status__in=[Interview.SummaryStatus.PENDING, Interview.SummaryStatus.ERROR]
+    ).update(summary_status=Interview.SummaryStatus.BUILDING, summary_error="")
+    if not claimed:
+        return False
+    interview = Interview.objects.get(pk=interview_id)
+    try:
+        ensure_feedback(interview)
+        answered = answered_questions(interview)
+        summary = aggregate(answered)
+        if answered:
+            narrative = _narrative(interview, build_context(interview), answered)
+            summary.update(
+                patterns=narrative.patterns,
+                strengths=narrative.strengths,
+                focus_areas=narrative.focus_areas,
+                source=narrative.source,
+            )
+            areas = [a.get("area", "") for a in narrative.focus_areas]
+            summary["resources"] = curated_resources(areas, interview.job_role)
+        else:
+            summary.update(
+                patterns="The interview ended before any question was answered, so there is nothing to score yet.",
+                strengths=[],
+                focus_areas=[],
+                source="local",
+                resources=[],
+            )
+        summary["built_at"] = timezone.now().isoformat()
+    except Exception as exc:
+        log.exception("report failed for %s", interview_id)
+        Interview.objects.filter(pk=interview_id).update(
+            summary_status=Interview.SummaryStatus.ERROR, summary_error=str(exc)[:500] or "Unknown error"
+        )
+        raise
+    Interview.objects.filter(pk=interview_id).update(
+        summary=summary, summary_status=Interview.SummaryStatus.READY, overall_score=summary["overall"]
+    )
+    return True
+
+
+def _narrative(interview, ctx, answered):
+    engine = get_engine()
+    try:
+        narrative = async_to_sync(engine.report)(ctx, answered)
+    except EngineError as exc:
+        log.warning("model report failed, using the local one: %s", exc)
+        from interviews.engine.local import LocalEngine
+
+        narrative = async_to_sync(LocalEngine().report)(ctx, answered)
+        narrative.source = "local (model unavailable)"
+    interview.record_usage(narrative.usage.as_dict())
+    return narrative
+
+
+# ----- presentation -----
+
+
+def chart_svg(per_answer):
+    """Bars of each answer's average score (1–5), as inline SVG: no JS, prints well."""
+    bars = [a for a in per_answer if a.get("average")]
+    if not bars:
+        return ""
+    width, height, pad, top = 600, 220, 36, 16
+    slot = (width - pad - 10) / len(bars)
+    bar_w = min(48, slot * 0.6)
+    scale = (height - pad - top) / 5
+    parts = [
+        f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="Average score per answer, out of 5" '
+        'xmlns="http://www.w3.org/2000/svg" font-family="system-ui, sans-serif" font-size="12">'
+    ]
+    for level in range(1, 6):
+        y = height - pad - level * scale
+        parts.append(f'<line x1="{pad}" x2="{width - 10}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e3e7ef"/>')
+        parts.append(f'<text x="{pad - 8}" y="{y + 4:.1f}" text-anchor="end" fill="#5f6b7a">{level}</text>')
+    for i, bar in enumerate(bars):
+        x = pad + i * slot + (slot - bar_w) / 2
+        h = bar["average"] * scale
+        y = height - pad - h
+        title = escape(f"Answer {bar['number']}: {bar['average']} / 5 — {bar['question'][:80]}")
+        parts.append(
+            f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}" rx="4" fill="#2f5bea"><title>{title}</title></rect>'
+        )
+        parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{y - 4:.1f}" text-anchor="middle">{bar["average"]:g}</text>')
+        parts.append(
+            f'<text x="{x + bar_w / 2:.1f}" y="{height - pad + 16}" text-anchor="middle" fill="#5f6b7a">Q{bar["number"]}</text>'
+        )
+    parts.append("</svg>")
+    return mark_safe("".join(parts))
+
+
+def page_context(interview):
+    summary = interview.summary or {}
+    answers = (
+        interview.turns.filter(speaker=Turn.Speaker.CANDIDATE).select_related("feedback").order_by("index")
+    )
+    questions = {t.index: t for t in interview.turns.filter(speaker=Turn.Speaker.INTERVIEWER)}
+    items = [{"question": questions.get(a.index - 1), "answer": a, "feedback": getattr(a, "feedback", None)} for a in answers]
+    dimensions = [
+        {"key": d, "label": LABELS[d], "score": summary.get("dimensions", {}).get(d)} for d in DIMENSIONS
+    ]
+    return {
+        "interview": interview,
+        "summary": summary,
+        "items": items,
+        "dimensions": dimensions,
+        "chart": chart_svg(summary.get("per_answer", [])),
+    }
+
+
+def as_json(interview):
+    from accounts.export import interview_as_dict
+
+    return {"report": interview.summary, "interview": interview_as_dict(interview)}
+
+
+def as_markdown(interview):
+    s = interview.summary or {}
+    lines = [f"# Interview report: {interview.job_role}" + (f" at {interview.company}" if interview.company else ""), ""]
+    lines.append(f"Date: {timezone.localdate(interview.created_at).isoformat()}  ")
+    if s.get("overall") is not None:
+        lines.append(f"Overall score: **{s['overall']} / 100**")
+    lines += ["", "## Scores", ""]
+    for d in DIMENSIONS:
+        if d in s.get("dimensions", {}):
+            lines.append(f"- {LABELS[d]}: {s['dimensions'][d]} / 5")
+    if s.get("patterns"):
+        lines += ["", "## Patterns", "", s["patterns"]]
+    if s.get("strengths"):
+        lines += ["", "## Strengths", ""] + [f"- {x}" for x in s["strengths"]]
+    if s.get("focus_areas"):
+        lines += ["", "## Focus areas", ""]
+        for area in s["focus_areas"]:
+            lines.append(f"### {area.get('area', '')}")
+            if area.get("why"):
+                lines.append(area["why"])
+            lines += [f"- {step}" for step in area.get("next_steps", [])]
+    terms = s.get("jd_terms") or {}
+    if terms.get("covered") or terms.get("missed"):
+        lines += ["", "## Job-description terms", ""]
+        lines.append("Covered: " + (", ".join(terms.get("covered", [])) or "none"))
+        lines.append("")
+        lines.append("Missed: " + (", ".join(terms.get("missed", [])) or "none"))
+    lines += ["", "## Answers", ""]
+    for item in page_context(interview)["items"]:
+        q, a, f = item["question"], item["answer"], item["feedback"]
+        lines += [f"### {q.text if q else 'Question'}", "", "> " + a.text.replace("\n", "\n> "), ""]
+        if f:
+            for d in DIMENSIONS:
+                sc = f.scores.get(d)
+                if sc:
+                    quote = f' — "{sc["evidence"]}"' if sc.get("evidence") else ""
+                    lines.append(f"- {LABELS[d]}: {sc['score']}/5{quote}")
+            if f.text:
+                lines += ["", f.text]
+        lines.append("")
+    if s.get("resources"):
+        lines += ["## Resources", ""] + [f"- [{r['title']}]({r['url']}): {r.get('why', '')}" for r in s["resources"]]
+    return "\n".join(lines) + "\n"

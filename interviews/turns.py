@@ -1,0 +1,270 @@
+"""Running an interview turn: the interviewer's next words and the coach's feedback.
+
+These coroutines run on the web process's event loop. Every database call goes
+through database_sync_to_async and every model call is async, so one slow
+model never stalls other candidates. Progress is pushed to the interview's
+channel-layer group, so every tab of the interview, on any web process,
+sees the same stream.
+"""
+
+import asyncio
+import logging
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.template.loader import render_to_string
+
+from interviews.engine import get_engine
+from interviews.engine.base import AnsweredQuestion, Decision, EngineError, InterviewContext, TurnView, Usage
+from interviews.engine.policy import KIND_FOR_ACTION, allowed_actions, coerce
+from interviews.models import Feedback, Interview, Turn
+
+log = logging.getLogger(__name__)
+
+# Background turns are tasks on the running loop; asyncio keeps only weak
+# references to tasks, so hold them here until they finish. Holds no user data.
+_running = set()
+
+
+def schedule(coro):
+    """Run `coro` in the background on the current event loop."""
+    task = asyncio.get_running_loop().create_task(coro)
+    _running.add(task)
+    task.add_done_callback(_running.discard)
+    return task
+
+
+def group_name(interview_id):
+    return f"interview.{interview_id}"
+
+
+async def publish(interview_id, event):
+    """Send `event` (a dict with an "event" key) to every socket of this interview."""
+    layer = get_channel_layer()
+    await layer.group_send(group_name(interview_id), {"type": "room.event", "payload": event})
+
+
+def build_context(interview):
+    turns = list(interview.turns.order_by("index"))
+    main_asked = sum(1 for t in turns if t.kind in Turn.MAIN_QUESTION_KINDS)
+    follow_ups = 0
+    for t in reversed(turns):
+        if t.kind in Turn.MAIN_QUESTION_KINDS:
+            break
+        if t.kind == Turn.Kind.FOLLOW_UP:
+            follow_ups += 1
+    return InterviewContext(
+        job_role=interview.job_role,
+        company=interview.company,
+        job_description=interview.job_description,
+        resume=interview.resume,
+        style=interview.style,
+        difficulty=interview.difficulty,
+        length_mode=interview.length_mode,
+        question_count=interview.question_count,
+        duration_minutes=interview.duration_minutes,
+        elapsed_seconds=interview.elapsed_seconds,
+        transcript=[TurnView(t.speaker, t.kind, t.text) for t in turns],
+        topics_covered=list(interview.topics_covered),
+        main_questions_asked=main_asked,
+        follow_ups_on_current=follow_ups,
+        seed=interview.id.int % (2**31),
+    )
+
+
+def room_fragments(interview, turn=None):
+    """The HTML the room swaps in after a change: progress, answer area, and a turn."""
+    fragments = {
+        "progress": render_to_string("interviews/partials/progress.html", {"interview": interview}),
+        "answer_area": render_to_string("interviews/partials/answer_area.html", {"interview": interview}),
+    }
+    if turn is not None:
+        fragments["turn_index"] = turn.index
+        fragments["turn"] = render_to_string("interviews/partials/turn.html", {"turn": turn, "interview": interview})
+    return fragments
+
+
+@database_sync_to_async
+def _claim_and_prepare(interview_id):
+    interview = Interview.objects.filter(pk=interview_id).first()
+    if interview is None or not interview.awaiting_interviewer():
+        return None
+    if not interview.claim_generation():
+        return None
+    return build_context(interview)
+
+
+@database_sync_to_async
+def _save_turn(interview_id, decision, text, usage):
+    interview = Interview.objects.get(pk=interview_id)
+    turn = interview.add_interviewer_turn(
+        KIND_FOR_ACTION[decision.action],
+        text,
+        decision={"action": decision.action, "justification": decision.justification, "topics": decision.topics},
+        usage=usage.as_dict(),
+    )
+    interview.record_usage(usage.as_dict())
+    interview.refresh_from_db()
+    return interview, turn, room_fragments(interview, turn)
+
+
+@database_sync_to_async
+def _fail_turn(interview_id, message, usage):
+    interview = Interview.objects.get(pk=interview_id)
+    interview.release_generation(message)
+    interview.record_usage(usage.as_dict())
+    interview.refresh_from_db()
+    return room_fragments(interview)
+
+
+async def run_interviewer_turn(interview_id):
+    """Write and stream the interviewer's next turn, if one is due and no one else is writing it."""
+    ctx = await _claim_and_prepare(interview_id)
+    if ctx is None:
+        return None
+    engine = get_engine()
+    allowed = allowed_actions(ctx)
+    decision, parts, usage = None, [], Usage()
+    await publish(interview_id, {"event": "turn.started"})
+    try:
+        async for item in engine.stream_turn(ctx, allowed):
+            if isinstance(item, Decision):
+                item.action = coerce(item.action, allowed)
+                decision = item
+            elif isinstance(item, Usage):
+                usage = item
+            elif item:
+                parts.append(item)
+                await publish(interview_id, {"event": "turn.token", "text": item})
+        text = "".join(parts).strip()
+        if decision is None or not text:
+            raise EngineError("The interviewer gave an empty reply. Please retry.")
+    except EngineError as exc:
+        log.warning("interviewer turn failed for %s: %s", interview_id, exc)
+        fragments = await _fail_turn(interview_id, str(exc), usage)
+        await publish(interview_id, {"event": "turn.failed", "message": str(exc), **fragments})
+        return None
+    except Exception:
+        log.exception("interviewer turn crashed for %s", interview_id)
+        message = "Something went wrong while writing the next question. Please retry."
+        fragments = await _fail_turn(interview_id, message, usage)
+        await publish(interview_id, {"event": "turn.failed", "message": message, **fragments})
+        return None
+    interview, turn, fragments = await _save_turn(interview_id, decision, text, usage)
+    await publish(interview_id, {"event": "turn.done", **fragments})
+    if turn.kind == Turn.Kind.CLOSING:
+        await database_sync_to_async(enqueue_report)(interview_id)
+        await publish(interview_id, {"event": "interview.completed", "report_url": interview_report_url(interview_id)})
+    return turn
+
+
+def interview_report_url(interview_id):
+    from django.urls import reverse
+
+    return reverse("interview_report", args=[interview_id])
+
+
+def enqueue_report(interview_id):
+    from django_q.tasks import async_task
+
+    async_task("interviews.tasks.build_report", str(interview_id), task_name=f"report-{interview_id}")
+
+
+# ----- the coach -----
+
+
+@database_sync_to_async
+def _prepare_feedback(turn_id):
+    from interviews.engine.analysis import analyse
+
+    answer = Turn.objects.select_related("interview").get(pk=turn_id)
+    interview = answer.interview
+    question = interview.turns.filter(index=answer.index - 1).first()
+    metrics = analyse(
+        question.text if question else "",
+        answer.text,
+        interview.job_description,
+        interview.job_role,
+        speaking_seconds=answer.speaking_seconds,
+    )
+    feedback, _ = Feedback.objects.get_or_create(turn=answer, defaults={"metrics": metrics})
+    if feedback.status == Feedback.Status.READY:
+        return None
+    return interview, answer, question.text if question else "", metrics, build_context(interview)
+
+
+async def coach_answer(answer, question_text, metrics, ctx, engine=None):
+    """The coach's result for one answer; the local coach stands in if the model fails."""
+    engine = engine or get_engine()
+    try:
+        return await engine.coach(ctx, question_text, answer, metrics)
+    except EngineError as exc:
+        log.warning("model coach failed, using the local coach: %s", exc)
+        from interviews.engine.local import LocalEngine
+
+        result = await LocalEngine().coach(ctx, question_text, answer, metrics)
+        result.source = "local (model unavailable)"
+        return result
+
+
+@database_sync_to_async
+def _save_feedback(turn_id, metrics, result):
+    usage = result.usage
+    Feedback.objects.filter(turn_id=turn_id).update(
+        status=Feedback.Status.READY,
+        scores=result.scores,
+        metrics=metrics,
+        strengths=result.strengths,
+        improvements=result.improvements,
+        text=result.text,
+        source=result.source,
+        model_ms=usage.model_ms or None,
+        tokens_in=usage.tokens_in,
+        tokens_out=usage.tokens_out,
+    )
+    turn = Turn.objects.select_related("interview", "feedback").get(pk=turn_id)
+    turn.interview.record_usage(usage.as_dict())
+    if turn.interview.mode != Interview.Mode.PRACTICE:
+        return turn, None
+    return turn, render_to_string("interviews/partials/feedback.html", {"feedback": turn.feedback})
+
+
+async def run_coach(turn_id):
+    prepared = await _prepare_feedback(turn_id)
+    if prepared is None:
+        return
+    interview, answer, question_text, metrics, ctx = prepared
+    result = await coach_answer(answer.text, question_text, metrics, ctx)
+    turn, html = await _save_feedback(turn_id, metrics, result)
+    if html:
+        await publish(interview.id, {"event": "feedback.ready", "turn_index": turn.index, "html": html})
+
+
+async def after_answer(interview_id, turn_id):
+    """What follows an accepted answer: the coach and the next question, side by side."""
+    results = await asyncio.gather(run_interviewer_turn(interview_id), run_coach(turn_id), return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            log.error("after-answer work failed for %s", interview_id, exc_info=result)
+
+
+def answered_questions(interview):
+    """Question, answer, scores and metrics for every answered question, in order."""
+    turns = list(interview.turns.select_related("feedback").order_by("index"))
+    by_index = {t.index: t for t in turns}
+    items = []
+    for t in turns:
+        if t.speaker != Turn.Speaker.CANDIDATE:
+            continue
+        question = by_index.get(t.index - 1)
+        feedback = getattr(t, "feedback", None)
+        items.append(
+            AnsweredQuestion(
+                question=question.text if question else "",
+                answer=t.text,
+                scores=feedback.scores if feedback else {},
+                metrics=feedback.metrics if feedback else {},
+            )
+        )
+    return items
+
