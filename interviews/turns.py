@@ -91,7 +91,8 @@ def _claim_and_prepare(interview_id):
         return None
     if not interview.claim_generation():
         return None
-    return build_context(interview)
+    voice = (interview.speech_speed,) if interview.speak_questions else None
+    return build_context(interview), voice
 
 
 @database_sync_to_async
@@ -119,12 +120,14 @@ def _fail_turn(interview_id, message, usage):
 
 async def run_interviewer_turn(interview_id):
     """Write and stream the interviewer's next turn, if one is due and no one else is writing it."""
-    ctx = await _claim_and_prepare(interview_id)
-    if ctx is None:
+    prepared = await _claim_and_prepare(interview_id)
+    if prepared is None:
         return None
+    ctx, voice = prepared
     engine = get_engine()
     allowed = allowed_actions(ctx)
     decision, parts, usage = None, [], Usage()
+    speaker = Speaker(interview_id, len(ctx.transcript), voice[0]) if voice else None
     await publish(interview_id, {"event": "turn.started"})
     try:
         async for item in engine.stream_turn(ctx, allowed):
@@ -136,12 +139,16 @@ async def run_interviewer_turn(interview_id):
             elif item:
                 parts.append(item)
                 await publish(interview_id, {"event": "turn.token", "text": item})
+                if speaker:
+                    await speaker.feed(item)
+        if speaker:
+            await speaker.flush()
         text = "".join(parts).strip()
         if decision is None or not text:
             raise EngineError("The interviewer gave an empty reply. Please retry.")
     except EngineError as exc:
         log.warning("interviewer turn failed for %s: %s", interview_id, exc)
-        fragments = await _fail_turn(interview_id, str(exc), usage)
+        fragments = await _fail_turn(interview_id, str(exc), getattr(exc, "usage", None) or usage)
         await publish(interview_id, {"event": "turn.failed", "message": str(exc), **fragments})
         return None
     except Exception:
@@ -156,6 +163,43 @@ async def run_interviewer_turn(interview_id):
         await database_sync_to_async(enqueue_report)(interview_id)
         await publish(interview_id, {"event": "interview.completed", "report_url": interview_report_url(interview_id)})
     return turn
+
+
+class Speaker:
+    """Speaks a streaming turn sentence by sentence: each complete sentence
+    becomes a TTS task at once, so the first plays while the rest is written."""
+
+    def __init__(self, interview_id, turn_index, speed):
+        from speech.sentences import SentenceSplitter
+
+        self.interview_id, self.turn_index, self.speed = interview_id, turn_index, speed
+        self.splitter = SentenceSplitter()
+        self.seq = 0
+
+    async def feed(self, chunk):
+        for sentence in self.splitter.feed(chunk):
+            await self._speak(sentence)
+
+    async def flush(self):
+        for sentence in self.splitter.flush():
+            await self._speak(sentence)
+
+    async def _speak(self, sentence):
+        from django.urls import reverse
+
+        from speech.tts import queue_sentence
+
+        try:
+            task = await database_sync_to_async(queue_sentence)(
+                self.interview_id, sentence, self.speed, self.turn_index, self.seq
+            )
+        except Exception:
+            # The text is what matters; a voice failure must not lose the turn.
+            log.exception("could not queue speech for %s", self.interview_id)
+            return
+        url = reverse("speech_task_audio", args=[task.id])
+        await publish(self.interview_id, {"event": "speech.sentence", "seq": self.seq, "turn_index": self.turn_index, "url": url})
+        self.seq += 1
 
 
 def interview_report_url(interview_id):
