@@ -1,7 +1,9 @@
 from django.urls import path
 
 from interviews.consumers import InterviewConsumer
+from speech.consumers import SpeechConsumer
 
 websocket_urlpatterns = [
     path("ws/interviews/<uuid:interview_id>/", InterviewConsumer.as_asgi()),
+    path("ws/interviews/<uuid:interview_id>/speech/", SpeechConsumer.as_asgi()),
 ]

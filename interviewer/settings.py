@@ -257,3 +257,38 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": envget("LOG_LEVEL", "INFO")},
     "loggers": {"httpx": {"level": "WARNING"}, "daphne": {"level": "WARNING"}},
 }
+
+# Speech: one setting per job, local engines by default (no account needed).
+SPEECH_LIVE_STT = envget("SPEECH_LIVE_STT", "local")  # local | deepgram
+SPEECH_BATCH_STT = envget("SPEECH_BATCH_STT", "local")  # local | assemblyai
+SPEECH_TTS = envget("SPEECH_TTS", "local")  # local | polly
+DEEPGRAM_API_KEY = envget("DEEPGRAM_API_KEY")
+DEEPGRAM_URL = envget("DEEPGRAM_URL")  # e.g. ws://127.0.0.1:PORT for a fake in tests
+DEEPGRAM_MODEL = envget("DEEPGRAM_MODEL", "nova-3")
+# Endpointing tuned for people who pause to think: Deepgram's speech_final after
+# this much silence, and an UtteranceEnd after SPEECH_UTTERANCE_END_MS.
+DEEPGRAM_ENDPOINTING_MS = envint("DEEPGRAM_ENDPOINTING_MS", 500)
+SPEECH_UTTERANCE_END_MS = envint("SPEECH_UTTERANCE_END_MS", 2000)
+ASSEMBLYAI_API_KEY = envget("ASSEMBLYAI_API_KEY")
+ASSEMBLYAI_BASE_URL = envget("ASSEMBLYAI_BASE_URL")
+ASSEMBLYAI_POLL_SECONDS = envfloat("ASSEMBLYAI_POLL_SECONDS", 3)
+ASSEMBLYAI_MAX_WAIT_SECONDS = envint("ASSEMBLYAI_MAX_WAIT_SECONDS", 300)
+POLLY_VOICE = envget("POLLY_VOICE", "Joanna")
+POLLY_ENGINE = envget("POLLY_ENGINE", "neural")  # standard | neural | generative | long-form
+POLLY_REGION = envget("POLLY_REGION", envget("AWS_REGION", "us-east-1"))
+POLLY_ENDPOINT_URL = envget("POLLY_ENDPOINT_URL")  # a fake (moto) in tests
+# Caps on concurrent calls to each provider, across every process and host.
+CAP_ASSEMBLYAI = envint("CAP_ASSEMBLYAI", 5)
+CAP_POLLY = envint("CAP_POLLY", 26)
+CAP_DEEPGRAM = envint("CAP_DEEPGRAM", 10)
+CAP_LOCAL_STT = envint("CAP_LOCAL_STT", 2)
+CAP_LOCAL_TTS = envint("CAP_LOCAL_TTS", 2)
+CAP_LEASE_SECONDS = envint("CAP_LEASE_SECONDS", 30)  # a crashed holder's slot frees after this
+SPEECH_TIMEOUT = envfloat("SPEECH_TIMEOUT", 30)  # seconds per provider call
+SPEECH_RETRIES = envint("SPEECH_RETRIES", 3)
+# Uploaded answers.
+AUDIO_UPLOAD_MAX_BYTES = envint("AUDIO_UPLOAD_MAX_BYTES", 25 * 1024 * 1024)
+AUDIO_UPLOAD_MAX_SECONDS = envint("AUDIO_UPLOAD_MAX_SECONDS", 600)
+# Turn-taking: submit a spoken answer after this much silence following the
+# last final words (longer when the words sound unfinished).
+SPEECH_END_SILENCE_SECONDS = envfloat("SPEECH_END_SILENCE_SECONDS", 2.5)

@@ -5,5 +5,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("account/", include("accounts.urls")),
+    path("", include("speech.urls")),
     path("", include("interviews.urls")),
 ]

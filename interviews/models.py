@@ -70,6 +70,9 @@ class Interview(models.Model):
     question_count = models.PositiveSmallIntegerField(default=5)
     duration_minutes = models.PositiveSmallIntegerField(default=15)
     mode = models.CharField(max_length=20, choices=Mode.choices, default=Mode.PRACTICE)
+    # Voice: the interviewer's turns are spoken aloud at this speed.
+    speak_questions = models.BooleanField(default=False)
+    speech_speed = models.FloatField(default=1.0)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -211,7 +214,7 @@ class Interview(models.Model):
             Interview.objects.filter(pk=self.pk).update(**fields)
         return turn
 
-    def accept_answer(self, text, after_index, source="typed"):
+    def accept_answer(self, text, after_index, source="typed", speaking_seconds=None, audio_name=""):
         """Save the candidate's answer to the question at `after_index`.
 
         Exactly one answer per question, however many tabs submit at once:
@@ -239,6 +242,8 @@ class Interview(models.Model):
                     text=text,
                     source=source,
                     response_seconds=response_seconds,
+                    speaking_seconds=speaking_seconds,
+                    audio=audio_name,
                 )
                 Interview.objects.filter(pk=self.pk).update(elapsed_seconds=F("elapsed_seconds") + response_seconds)
         except IntegrityError:

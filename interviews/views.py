@@ -1,6 +1,8 @@
 import json
+import uuid
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
@@ -76,7 +78,13 @@ def interview_room(request, interview_id):
     if interview.status != Interview.Status.ACTIVE and request.GET.get("view") != "transcript":
         return redirect("interview_report", interview.id)
     conversation = interview.turns.select_related("feedback").order_by("index")
-    return render(request, "interviews/room.html", {"interview": interview, "conversation": conversation})
+    context = {
+        "interview": interview,
+        "conversation": conversation,
+        "speeds": [0.75, 1.0, 1.25, 1.5],
+        "end_silence_seconds": settings.SPEECH_END_SILENCE_SECONDS,
+    }
+    return render(request, "interviews/room.html", context)
 
 
 @require_POST
@@ -84,9 +92,10 @@ def interview_room(request, interview_id):
 async def submit_answer(request, interview_id):
     interview = await _aget_interview_for_user(request, interview_id)
     text = request.POST.get("answer", "")
+    voice = await _voice_details(interview, request.POST)
     try:
         after_index = int(request.POST.get("after_index", ""))
-        turn = await database_sync_to_async(interview.accept_answer)(text, after_index)
+        turn = await database_sync_to_async(interview.accept_answer)(text, after_index, **voice)
     except (ValueError, AnswerRejected) as exc:
         message = str(exc) if isinstance(exc, AnswerRejected) else "This form is out of date: reload the page."
         fragments = await database_sync_to_async(_answer_area)(interview.pk, message, text)
@@ -100,6 +109,31 @@ async def submit_answer(request, interview_id):
         return redirect("interview_room", interview.pk)
     oob_turn = f'<div hx-swap-oob="beforeend:#conversation">{fragments["turn"]}</div>'
     return HttpResponse(fragments["answer_area"] + oob_turn)
+
+
+async def _voice_details(interview, data):
+    """How a voice answer was given: source, speaking time and the recording, if any."""
+    from speech.models import SpeechTask
+
+    source = data.get("source", Turn.Source.TYPED)
+    if source not in Turn.Source.values:
+        source = Turn.Source.TYPED
+    try:
+        speaking_seconds = float(data.get("speaking_seconds") or "nan")
+    except ValueError:
+        speaking_seconds = float("nan")
+    details = {"source": source, "speaking_seconds": speaking_seconds if 0 < speaking_seconds <= 3600 else None}
+    try:
+        task_id = uuid.UUID(data.get("speech_task", ""))
+    except ValueError:
+        return details
+    task = await SpeechTask.objects.filter(
+        pk=task_id, interview=interview, kind=SpeechTask.Kind.STT_BATCH, status=SpeechTask.Status.COMPLETED
+    ).afirst()
+    if task is not None:
+        details.update(source=Turn.Source.UPLOADED_AUDIO, audio_name=task.result.get("path", ""))
+        details["speaking_seconds"] = details["speaking_seconds"] or task.result.get("speaking_seconds")
+    return details
 
 
 def _answer_area(interview_id, error, text):

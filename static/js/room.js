@@ -82,6 +82,9 @@
         if (slot) slot.innerHTML = msg.html;
         break;
       }
+      case "speech.sentence":
+        room.dispatchEvent(new CustomEvent("interviewer:speech", { detail: msg }));
+        break;
       case "interview.completed":
         connection.innerHTML = 'Interview complete. <a href="' + msg.report_url + '">See your report</a> — it is being prepared.';
         break;

@@ -1,0 +1,53 @@
+"""Speaking the interviewer's turns: one SpeechTask per sentence, synthesised
+by the `tts` worker cluster, cached by (provider, voice, speed, text) so common
+phrases are made once."""
+
+import hashlib
+from pathlib import Path
+
+from django.conf import settings
+from django.utils import timezone
+
+from speech.models import SpeechTask
+
+MIN_SPEED, MAX_SPEED = 0.75, 1.5
+
+
+def voice_id():
+    if settings.SPEECH_TTS == "polly":
+        return f"polly:{settings.POLLY_ENGINE}:{settings.POLLY_VOICE}"
+    return "local:en_US-joe-medium"
+
+
+def cache_path(text, speed):
+    key = hashlib.sha256(f"{voice_id()}|{speed:.2f}|{text}".encode()).hexdigest()
+    extension = "mp3" if settings.SPEECH_TTS == "polly" else "wav"
+    return Path("tts") / key[:2] / f"{key}.{extension}"
+
+
+def content_type_for(path):
+    return "audio/mpeg" if str(path).endswith(".mp3") else "audio/wav"
+
+
+def queue_sentence(interview_id, text, speed, turn_index, seq):
+    """A SpeechTask for one sentence: completed at once from the cache, or queued."""
+    speed = min(max(speed, MIN_SPEED), MAX_SPEED)
+    relative = cache_path(text, speed)
+    meta = {"text": text, "speed": speed, "turn_index": turn_index, "seq": seq, "path": str(relative)}
+    if (Path(settings.MEDIA_ROOT) / relative).exists():
+        return SpeechTask.objects.create(
+            interview_id=interview_id,
+            kind=SpeechTask.Kind.TTS,
+            status=SpeechTask.Status.COMPLETED,
+            progress=100,
+            result={**meta, "cached": True},
+            provider=voice_id(),
+            finished_at=timezone.now(),
+        )
+    task = SpeechTask.objects.create(
+        interview_id=interview_id, kind=SpeechTask.Kind.TTS, result=meta, provider=voice_id()
+    )
+    from django_q.tasks import async_task
+
+    async_task("speech.tasks.synthesize", str(task.id), cluster="tts", task_name=f"tts-{task.id}")
+    return task
