@@ -12,6 +12,9 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from interviewer.routing import websocket_urlpatterns  # noqa: E402
+from interviews.engine import warm_up  # noqa: E402
+
+warm_up()
 
 application = ProtocolTypeRouter(
     {

@@ -8,12 +8,15 @@ sees the same stream.
 """
 
 import asyncio
+import contextvars
 import logging
+import time
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.template.loader import render_to_string
 
+from interviewer import metrics
 from interviews.engine import get_engine
 from interviews.engine.base import AnsweredQuestion, Decision, EngineError, InterviewContext, TurnView, Usage
 from interviews.engine.policy import KIND_FOR_ACTION, allowed_actions, coerce
@@ -27,8 +30,13 @@ _running = set()
 
 
 def schedule(coro):
-    """Run `coro` in the background on the current event loop."""
-    task = asyncio.get_running_loop().create_task(coro)
+    """Run `coro` in the background on the current event loop.
+
+    It runs in a fresh context: a task started by an HTTP request must not
+    inherit that request's sync-thread executor, which asgiref shuts down
+    when the response is sent (its ORM calls would then fail).
+    """
+    task = asyncio.get_running_loop().create_task(coro, context=contextvars.Context())
     _running.add(task)
     task.add_done_callback(_running.discard)
     return task
@@ -120,6 +128,8 @@ def _fail_turn(interview_id, message, usage):
 
 async def run_interviewer_turn(interview_id):
     """Write and stream the interviewer's next turn, if one is due and no one else is writing it."""
+    claimed_at = time.monotonic()  # for the latency metrics: claim to save
+    first_token_at = None
     prepared = await _claim_and_prepare(interview_id)
     if prepared is None:
         return None
@@ -139,6 +149,7 @@ async def run_interviewer_turn(interview_id):
             elif item:
                 parts.append(item)
                 await publish(interview_id, {"event": "turn.token", "text": item})
+                first_token_at = first_token_at or time.monotonic()
                 if speaker:
                     await speaker.feed(item)
         if speaker:
@@ -158,6 +169,11 @@ async def run_interviewer_turn(interview_id):
         await publish(interview_id, {"event": "turn.failed", "message": message, **fragments})
         return None
     interview, turn, fragments = await _save_turn(interview_id, decision, text, usage)
+    metrics.observe_turn(
+        time.monotonic() - claimed_at,
+        usage.model_ms / 1000,
+        first_token_seconds=first_token_at - claimed_at if first_token_at else None,
+    )
     await publish(interview_id, {"event": "turn.done", **fragments})
     if turn.kind == Turn.Kind.CLOSING:
         await database_sync_to_async(enqueue_report)(interview_id)

@@ -3,7 +3,16 @@
 get_engine() returns the engine named by settings.INTERVIEW_LLM.
 """
 
+import asyncio
+import weakref
+
 from django.conf import settings
+
+# Building a chat model costs ~100 ms and its HTTP client belongs to the event
+# loop that first used it, so model-backed engines are kept per loop (one per
+# web process; a new one for each short-lived loop in workers). Engines hold
+# no user data.
+_engines_by_loop = weakref.WeakKeyDictionary()
 
 
 def get_engine(name=None):
@@ -14,4 +23,24 @@ def get_engine(name=None):
         return LocalEngine()
     from interviews.engine.llm import LLMEngine
 
-    return LLMEngine(name)
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return LLMEngine(name)
+    engines = _engines_by_loop.setdefault(loop, {})
+    key = (name, settings.INTERVIEW_LLM_BASE_URL)
+    if key not in engines:
+        engines[key] = LLMEngine(name)
+    return engines[key]
+
+
+def warm_up():
+    """Import and build the configured chat model now, not on a candidate's first turn."""
+    if settings.INTERVIEW_LLM == "local":
+        return
+    from interviews.engine.llm import LLMEngine
+
+    try:
+        LLMEngine(settings.INTERVIEW_LLM).model
+    except Exception:  # reported properly on first use
+        pass

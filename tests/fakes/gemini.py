@@ -205,7 +205,7 @@ class _Handler(BaseHTTPRequestHandler):
         if req.stream and query.get("alt") != "sse":
             return self._send_json(400, _error_body(400, "The fake only streams with alt=sse."))
 
-        reply = self.fake._next_reply()
+        reply = self.fake._next_reply(req)
         req.reply = reply
         if reply.latency and self.fake._stopping.wait(reply.latency):
             return
@@ -309,6 +309,7 @@ class FakeGemini:
         self.requests = []
         self._queue = deque()
         self._default = Reply()
+        self._responder = None
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._server = _Server(("127.0.0.1", 0), _Handler)
@@ -351,10 +352,21 @@ class FakeGemini:
             self._queue.clear()
             self.requests.clear()
             self._default = Reply()
+            self._responder = None
 
-    def _next_reply(self):
+    def respond_with(self, responder):
+        """Answer unscripted requests with `responder(request) -> Reply` (e.g. by
+        whether the call streams). Returns self."""
+        self._responder = responder
+        return self
+
+    def _next_reply(self, req=None):
         with self._lock:
-            return self._queue.popleft() if self._queue else self._default
+            if self._queue:
+                return self._queue.popleft()
+        if self._responder is not None and req is not None:
+            return self._responder(req)
+        return self._default
 
     def _record(self, req):
         with self._lock:

@@ -1,0 +1,78 @@
+"""bench/RESULTS.md from bench/results.json: every figure against its target."""
+
+TARGETS = {
+    "overhead_p95": 0.050,  # per-turn server overhead at 200 concurrent interviews
+    "ttft": 0.020,  # first token on the page after the model's first token
+}
+
+
+def _row(label, stats, unit=1000, suffix="ms"):
+    if not stats or not stats.get("n"):
+        return f"| {label} | – | – | – | – |"
+    return f"| {label} | {stats['p50'] * unit:.0f} {suffix} | {stats['p95'] * unit:.0f} {suffix} | {stats['p99'] * unit:.0f} {suffix} | {stats['n']} |"
+
+
+def write_markdown(results):
+    m = results["machine"]
+    lines = [
+        "# Benchmark results",
+        "",
+        f"- Date: {results['date']}",
+        f"- Commit: {results['commit']}",
+        f"- Machine: {m['cpus']} CPUs ({m['cpu']}), {m['memory']}, Python {m['python']}, {m['os']}",
+        f"- Model: fake Gemini server on 127.0.0.1, real `langchain-google-genai` client, every call answered after {results['model_latency_seconds']} s",
+        "- Stack: daphne (one process) + django-q2, PostgreSQL 15 and Redis 7 on loopback, channels-redis layer",
+        "",
+    ]
+    figures = results["figures"]
+    if "turn_overhead" in figures:
+        lines += [
+            "## 1. Per-turn server overhead",
+            "",
+            "Each simulated candidate holds a whole 3-question interview over the real HTTP and WebSocket endpoints, "
+            "thinking 3 s between answers. Turn time is answer POST → `turn.done` on the socket; overhead is turn time "
+            "minus the fake model's 0.3 s. Target: p95 ≤ 50 ms at 200 concurrent interviews.",
+            "",
+            "| concurrent interviews | p50 overhead | p95 overhead | p99 overhead | turns | errors | leaks | completed |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for n, f in figures["turn_overhead"].items():
+            o = f["overhead_seconds"]
+            if o.get("n"):
+                lines.append(
+                    f"| {n} | {o['p50'] * 1000:.0f} ms | {o['p95'] * 1000:.0f} ms | {o['p99'] * 1000:.0f} ms | {f['turns']} | {f['errors']} | {f['leaks']} | {f['completed']}/{f['candidates']} |"
+                )
+            else:
+                lines.append(f"| {n} | – | – | – | 0 | {f['errors']} | {f['leaks']} | {f['completed']}/{f['candidates']} |")
+        lines.append("")
+        lines += ["## 2. Time to first token", "", "First `turn.token` on the socket after the answer POST, minus the model's 0.3 s to its first byte. Target ≤ 20 ms.", "",
+                  "| concurrent interviews | p50 | p95 | p99 | n |", "|---|---|---|---|---|"]
+        for n, f in figures["turn_overhead"].items():
+            lines.append(_row(n, f["first_token_after_model_seconds"]))
+        lines.append("")
+    if "prototype_profile" in figures:
+        lines += [
+            "## Prototype profile, side by side",
+            "",
+            "All candidates start together, no think time, 5 answers each, every model call 0.3 s. "
+            "The prototype measured 0.61 s (N=1), 6.1 s (N=10) and 30.6 s (N=50) p95 per answer on this profile; the floor is the model's own time (0.3 s).",
+            "",
+            "| candidates | p50 per answer | p95 per answer | p99 | prototype p95 | errors | leaks |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        proto = {"10": "6.1 s", "50": "30.6 s"}
+        for n, f in figures["prototype_profile"].items():
+            t = f["turn_seconds"]
+            if t.get("n"):
+                lines.append(f"| {n} | {t['p50']:.2f} s | {t['p95']:.2f} s | {t['p99']:.2f} s | {proto.get(n, '–')} | {f['errors']} | {f['leaks']} |")
+        lines.append("")
+    if "memory" in figures:
+        mem = figures["memory"]
+        lines += ["## 6. Memory", "", f"{mem['sockets']} open interview sockets on one daphne process: RSS {mem['rss_before_mb']} MB → {mem['rss_after_mb']} MB, "
+                  f"about {mem['kb_per_socket']} KB per socket.", ""]
+    for key, title in (("relay", "## 3. Live transcription relay"), ("voice_turn", "## 4. Voice turn, local engines"), ("caps", "## 5. Concurrency caps")):
+        if key in figures:
+            lines += [title, "", "```", str(figures[key]), "```", ""]
+    if results.get("notes"):
+        lines += ["## Notes", ""] + results["notes"]
+    return "\n".join(lines) + "\n"

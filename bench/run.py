@@ -1,0 +1,270 @@
+"""`make bench`: measure the quality targets of ../shared/DESIGN.md.
+
+Runs the real app (daphne + django-q2, on the PostgreSQL and Redis that
+scripts/test-with-services.sh started) against a fake Gemini server with a
+fixed, known latency, drives it with simulated candidates (bench/client.py)
+and writes bench/RESULTS.md and bench/results.json.
+
+    python -m bench.run                 # every figure
+    python -m bench.run --quick         # small loads, for a smoke run
+    python -m bench.run --only turns    # one figure (turns, prototype, ttft, memory)
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.client import Candidate  # noqa: E402
+from tests.fakes.gemini import FakeGemini, Reply  # noqa: E402
+from tests.live_server import LiveServer  # noqa: E402
+
+MODEL_LATENCY = 0.3  # seconds the fake model takes to answer every call
+
+
+def percentiles(values):
+    if not values:
+        return {"n": 0}
+    values = sorted(values)
+
+    def pick(p):
+        return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+    return {
+        "n": len(values),
+        "p50": round(pick(50), 4),
+        "p95": round(pick(95), 4),
+        "p99": round(pick(99), 4),
+        "max": round(values[-1], 4),
+        "mean": round(statistics.fmean(values), 4),
+    }
+
+
+def interviewer_reply(req):
+    """Streaming calls are interviewer turns; unary calls are the coach or the report."""
+    if req.stream:
+        text = (
+            "ACTION: new_question\nTOPICS: delivery\nWHY: move on\n---\n"
+            "Thanks, that is clear. Tell me about a time you improved a system under pressure, "
+            "what you did yourself and what changed as a result?"
+        )
+        return Reply(text=text, latency=MODEL_LATENCY, usage=(400, 40))
+    prompt = (req.prompt or "") + (req.system or "")
+    if "patterns" in prompt.lower() and "focus" in prompt.lower():
+        body = {
+            "patterns": "Consistent structure; outcomes sometimes missing.",
+            "strengths": ["Clear ownership"],
+            "focus_areas": [{"area": "Outcomes", "why": "Numbers were rare.", "next_steps": ["Quantify results"]}],
+        }
+    else:
+        quote = "deploys dropped to ten minutes"
+        dims = ["relevance", "structure", "specificity", "communication", "role_fit"]
+        body = {
+            "scores": {d: {"score": 4, "evidence": quote, "note": "fake"} for d in dims},
+            "strengths": ["Specific result"],
+            "improvements": ["Say more about your own role"],
+            "text": "A solid answer with a measurable result.",
+        }
+    return Reply(json=body, latency=MODEL_LATENCY, usage=(500, 120))
+
+
+def make_sessions(server, count):
+    """Users and logged-in sessions created directly in the server's database
+    (signing up hundreds of users through the form would hit its rate limit)."""
+    code = (
+        "import json,sys\n"
+        "from django.contrib.auth import get_user_model\n"
+        "from django.contrib.sessions.backends.db import SessionStore\n"
+        "from django.contrib.auth import SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY\n"
+        "User = get_user_model(); keys = []\n"
+        f"for i in range({count}):\n"
+        "    u = User.objects.create_user(f'bench{i}-{__import__(\"uuid\").uuid4().hex[:6]}', f'bench{i}@example.com', None)\n"
+        "    s = SessionStore(); s[SESSION_KEY] = str(u.pk)\n"
+        "    s[BACKEND_SESSION_KEY] = 'django.contrib.auth.backends.ModelBackend'\n"
+        "    s[HASH_SESSION_KEY] = u.get_session_auth_hash(); s.create(); keys.append(s.session_key)\n"
+        "print(json.dumps(keys))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code], env=server.env, cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+async def run_candidates(server, sessions, think_time, questions, stagger):
+    candidates = [
+        Candidate(server.url, key, f"CANDIDATE-{uuid.uuid4().hex[:8]}", think_time=think_time, questions=questions)
+        for key in sessions
+    ]
+    tasks = []
+    for c in candidates:
+        tasks.append(asyncio.create_task(c.run(timeout=900)))
+        if stagger:
+            await asyncio.sleep(stagger)
+    return await asyncio.gather(*tasks)
+
+
+def summarise(results, model_seconds):
+    turn_times = [t.done - t.submitted for r in results for t in r.turns if t.done]
+    overhead = [x - model_seconds for x in turn_times]
+    ttft = [t.first_token - t.submitted - model_seconds for r in results for t in r.turns if t.first_token]
+    post = [t.posted - t.submitted for r in results for t in r.turns if t.posted]
+    return {
+        "candidates": len(results),
+        "completed": sum(r.completed for r in results),
+        "turns": len(turn_times),
+        "errors": sum(len(r.errors) for r in results),
+        "error_samples": [e for r in results for e in r.errors][:5],
+        "leaks": sum(len(r.leaks) for r in results),
+        "turn_seconds": percentiles(turn_times),
+        "overhead_seconds": percentiles(overhead),
+        "first_token_after_model_seconds": percentiles(ttft),
+        "answer_post_seconds": percentiles(post),
+    }
+
+
+def process_rss_mb(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+
+
+async def memory_per_socket(server, sessions, count):
+    import websockets
+
+    web_pid = server.processes["web"].pid
+    before = process_rss_mb(web_pid)
+    sockets = []
+    host = server.url.replace("http://", "")
+    # One interview, many sockets: what an open socket costs the web process.
+    import httpx
+
+    async with httpx.AsyncClient(base_url=server.url, cookies={"sessionid": sessions[0]}) as http:
+        await http.get("/interviews/new/")
+        csrf = http.cookies.get("csrftoken")
+        created = await http.post(
+            "/interviews/new/",
+            data={"csrfmiddlewaretoken": csrf, "job_role": "Memory probe", "style": "formal", "difficulty": "medium",
+                  "length_mode": "questions", "question_count": "3", "mode": "practice"},
+        )
+        interview_id = created.headers["location"].rstrip("/").split("/")[-1]
+    headers = {"Cookie": f"sessionid={sessions[0]}", "Origin": server.url}
+    for _ in range(count):
+        ws = await websockets.connect(f"ws://{host}/ws/interviews/{interview_id}/", additional_headers=headers)
+        await ws.recv()
+        sockets.append(ws)
+    await asyncio.sleep(1)
+    after = process_rss_mb(web_pid)
+    for ws in sockets:
+        await ws.close()
+    return {"sockets": count, "rss_before_mb": round(before, 1), "rss_after_mb": round(after, 1),
+            "kb_per_socket": round((after - before) * 1024 / count, 1)}
+
+
+def server_env(static_root):
+    return {
+        "DEBUG": "false",
+        "SECRET_KEY": "bench-" + uuid.uuid4().hex * 2,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "STATIC_ROOT": static_root,
+        "LOG_LEVEL": "WARNING",
+        "RATE_LIMITS_ENABLED": "false",
+        "SECURE_COOKIES": "false",  # plain HTTP on loopback
+        "SECURE_SSL_REDIRECT": "false",
+        "INTERVIEW_LLM": "google_genai:gemini-2.5-flash",
+        "INTERVIEW_LLM_RETRIES": "1",
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", default="")
+    parser.add_argument("--loads", default="")
+    args = parser.parse_args()
+    only = set(filter(None, args.only.split(",")))
+    loads = [int(x) for x in args.loads.split(",") if x] or ([10, 50] if args.quick else [50, 200, 500, 1000])
+    results = {"machine": machine(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "commit": commit(),
+               "model_latency_seconds": MODEL_LATENCY, "figures": {}}
+    static_root = tempfile.mkdtemp(prefix="bench-static-")
+    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=ROOT, check=True,
+                   env={**os.environ, "STATIC_ROOT": static_root, "DEBUG": "false", "SECRET_KEY": "x" * 50})
+    with FakeGemini() as fake:
+        fake.respond_with(interviewer_reply)
+        env = server_env(static_root) | {"INTERVIEW_LLM_BASE_URL": fake.url, "GOOGLE_API_KEY": fake.api_key}
+        if not only or "prototype" in only:
+            figure = {}
+            for n in ([10] if args.quick else [10, 50]):
+                with LiveServer(env=env) as server:
+                    sessions = make_sessions(server, n)
+                    outcome = asyncio.run(run_candidates(server, sessions, think_time=0, questions=5, stagger=0))
+                    figure[str(n)] = summarise(outcome, MODEL_LATENCY)
+                    fake.requests.clear()
+                    print(f"prototype profile N={n}: {figure[str(n)]['turn_seconds']}", flush=True)
+            results["figures"]["prototype_profile"] = figure
+        if not only or "turns" in only:
+            figure = {}
+            for n in loads:
+                with LiveServer(env=env) as server:
+                    sessions = make_sessions(server, n)
+                    outcome = asyncio.run(
+                        run_candidates(server, sessions, think_time=3.0, questions=3, stagger=min(0.02, 10 / n))
+                    )
+                    figure[str(n)] = summarise(outcome, MODEL_LATENCY)
+                    fake.requests.clear()
+                    print(f"turns N={n}: overhead {figure[str(n)]['overhead_seconds']} errors {figure[str(n)]['errors']}", flush=True)
+            results["figures"]["turn_overhead"] = figure
+        if not only or "memory" in only:
+            with LiveServer(env=env) as server:
+                sessions = make_sessions(server, 1)
+                results["figures"]["memory"] = asyncio.run(memory_per_socket(server, sessions, 100 if args.quick else 500))
+                print(f"memory: {results['figures']['memory']}", flush=True)
+    out = ROOT / "bench"
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    from bench.report import write_markdown
+
+    (out / "RESULTS.md").write_text(write_markdown(results))
+    print(f"wrote {out / 'RESULTS.md'}")
+
+
+def machine():
+    cpus = os.cpu_count()
+    mem = ""
+    try:
+        with open("/proc/meminfo") as f:
+            mem = f"{int(f.readline().split()[1]) / 1024 / 1024:.0f} GiB"
+    except OSError:
+        pass
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    except OSError:
+        pass
+    return {"cpus": cpus, "memory": mem, "cpu": model, "python": platform.python_version(), "os": platform.platform()}
+
+
+def commit():
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "unknown"
+
+
+if __name__ == "__main__":
+    main()
