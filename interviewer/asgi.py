@@ -13,8 +13,10 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from interviewer.routing import websocket_urlpatterns  # noqa: E402
 from interviews.engine import warm_up  # noqa: E402
+from speech.warmup import warm_up_in_background  # noqa: E402
 
 warm_up()
+warm_up_in_background()
 
 application = ProtocolTypeRouter(
     {

@@ -6,6 +6,7 @@ django-q2 ORM broker and the local engines. See README.md for the full table.
 """
 
 import os
+import tempfile
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -81,6 +82,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "interviewer.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -127,6 +129,9 @@ else:
                 "timeout": 20,
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
+            # Tests use a file too: an in-memory shared-cache database locks whole
+            # tables and ignores the busy timeout, so concurrent tests would flake.
+            "TEST": {"NAME": envget("SQLITE_TEST_PATH", str(Path(tempfile.gettempdir()) / f"interviewer-test-{os.getpid()}.sqlite3"))},
         }
     }
 
@@ -137,7 +142,15 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": envget("CHANNELS_PREFIX", "interviewer")},
+            "CONFIG": {
+                # redis-py 8 times out socket reads after 5 s by default, which is
+                # exactly channels-redis's blocking-pop timeout: allow longer.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                "prefix": envget("CHANNELS_PREFIX", "interviewer"),
+                # Messages waiting per channel before new ones are dropped; the
+                # default (100) is too small for a busy web process.
+                "capacity": envint("CHANNELS_CAPACITY", 1000),
+            },
         }
     }
     CACHES = {
@@ -150,25 +163,6 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-
-Q_CLUSTER = {
-    # The name signs queued tasks: it must be the same in every process.
-    "name": "interviewer",
-    "workers": envint("Q_WORKERS", 2),
-    "timeout": envint("Q_TIMEOUT", 300),
-    "retry": envint("Q_RETRY", 360),
-    "max_attempts": 3,
-    "catch_up": False,
-    "save_limit": 500,
-    "poll": 0.2,
-    "label": "Background tasks",
-}
-if REDIS_URL:
-    Q_CLUSTER["redis"] = REDIS_URL
-else:
-    Q_CLUSTER["orm"] = "default"
-if envget("Q_SYNC", "false") == "true":
-    Q_CLUSTER["sync"] = True  # run tasks inline: only for tests and debugging
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -227,10 +221,19 @@ MEDIA_ROOT = envget("MEDIA_ROOT", str(BASE_DIR / "media"))
 MEDIA_URL = "media/"
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if envbool("BEHIND_TLS_PROXY", "false") else None
-SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = envbool("SECURE_COOKIES", "false")
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", "false")
+# HSTS: off while developing; a year once DEBUG is off (browsers then refuse
+# plain HTTP for the host, so turn it on only once HTTPS works).
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", "true")
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", "false")
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = envbool("SECURE_COOKIES", "false" if DEBUG else "true")
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy is set by interviewer.middleware.SecurityHeadersMiddleware.
 
 # Uploads: résumé files are read in memory up to this size, then refused.
 RESUME_MAX_BYTES = envint("RESUME_MAX_BYTES", 5 * 1024 * 1024)
@@ -245,7 +248,7 @@ INTERVIEW_LLM_TIMEOUT = envfloat("INTERVIEW_LLM_TIMEOUT", 30)
 INTERVIEW_LLM_RETRIES = envint("INTERVIEW_LLM_RETRIES", 3)
 INTERVIEW_LLM_TEMPERATURE = envfloat("INTERVIEW_LLM_TEMPERATURE", 0.7)
 # A turn being generated holds a lease; after this, another process may retry it.
-INTERVIEW_TURN_LEASE_SECONDS = envint("INTERVIEW_TURN_LEASE_SECONDS", 90)
+INTERVIEW_TURN_LEASE_SECONDS = envint("INTERVIEW_TURN_LEASE_SECONDS", 30)
 # Pause between streamed words of the local engine, so text appears as typed.
 INTERVIEW_LOCAL_STREAM_DELAY = envfloat("INTERVIEW_LOCAL_STREAM_DELAY", 0.02)
 
@@ -260,6 +263,9 @@ LOGGING = {
 
 # Speech: one setting per job, local engines by default (no account needed).
 SPEECH_LIVE_STT = envget("SPEECH_LIVE_STT", "local")  # local | deepgram
+# When the live provider is full or failing: "local" falls back to the local
+# engine, "none" tells the candidate to type.
+SPEECH_LIVE_FALLBACK = envget("SPEECH_LIVE_FALLBACK", "local")
 SPEECH_BATCH_STT = envget("SPEECH_BATCH_STT", "local")  # local | assemblyai
 SPEECH_TTS = envget("SPEECH_TTS", "local")  # local | polly
 DEEPGRAM_API_KEY = envget("DEEPGRAM_API_KEY")
@@ -292,3 +298,123 @@ AUDIO_UPLOAD_MAX_SECONDS = envint("AUDIO_UPLOAD_MAX_SECONDS", 600)
 # Turn-taking: submit a spoken answer after this much silence following the
 # last final words (longer when the words sound unfinished).
 SPEECH_END_SILENCE_SECONDS = envfloat("SPEECH_END_SILENCE_SECONDS", 2.5)
+
+# django-q2. The default cluster builds reports; `stt` and `tts` run speech
+# work, one worker per call the provider allows at once (start them with
+# Q_CLUSTER_NAME=stt|tts manage.py qcluster; enqueue with cluster="stt"|"tts").
+# A speech task may wait for a capped slot and then for the provider, so its
+# timeout covers both. Each cluster prefetches one task (queue_limit), so a
+# pulled task normally starts at once and at worst after about one timeout;
+# `retry` (when the broker delivers again a task whose worker died) allows for
+# that wait plus the run, and speech.tasks_util then re-claims the task's row.
+_stt_timeout = 2 * ASSEMBLYAI_MAX_WAIT_SECONDS + 60
+_tts_timeout = int(SPEECH_TIMEOUT * (SPEECH_RETRIES + 3)) + 60
+Q_CLUSTER = {
+    # The name signs queued tasks: it must be the same in every process.
+    "name": "interviewer",
+    "workers": envint("Q_WORKERS", 2),
+    "timeout": envint("Q_TIMEOUT", 300),
+    "retry": envint("Q_RETRY", 360),
+    "max_attempts": 3,
+    "catch_up": False,
+    "save_limit": 500,
+    "poll": 0.2,
+    "label": "Background tasks",
+    "ALT_CLUSTERS": {
+        "stt": {
+            "workers": CAP_ASSEMBLYAI if SPEECH_BATCH_STT == "assemblyai" else CAP_LOCAL_STT,
+            "timeout": _stt_timeout,
+            "retry": 2 * _stt_timeout + 60,
+            "queue_limit": 1,
+        },
+        "tts": {
+            "workers": CAP_POLLY if SPEECH_TTS == "polly" else CAP_LOCAL_TTS,
+            "timeout": _tts_timeout,
+            "retry": 2 * _tts_timeout + 60,
+            "queue_limit": 1,
+        },
+    },
+}
+del _stt_timeout, _tts_timeout
+# The ORM broker (the database) by default, even with Redis: it delivers a task
+# again when its worker dies mid-task. The Redis broker pops tasks off a list
+# and loses one whose worker dies; choose it with Q_BROKER=redis.
+Q_BROKER = envget("Q_BROKER", "orm")
+if Q_BROKER == "orm":
+    Q_CLUSTER["orm"] = "default"
+elif Q_BROKER == "redis" and REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    raise ValueError(f"Q_BROKER must be 'orm', or 'redis' with REDIS_URL set; got {Q_BROKER!r}")
+if envget("Q_SYNC", "false") == "true":
+    Q_CLUSTER["sync"] = True  # run tasks inline: only for tests and debugging
+
+# ----- Operations: metrics, structured logs, health, scheduled cleanup -----
+# Added last so it wraps whatever the lists above hold. django-prometheus's
+# "before" middleware must be first and its "after" middleware last;
+# RequestContextMiddleware runs next so every log line of a request (and the
+# response) carries its X-Request-ID.
+INSTALLED_APPS += ["django_prometheus"]
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "interviewer.logging.RequestContextMiddleware",
+    *MIDDLEWARE,
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+# /metrics answers when DEBUG is on, to `Authorization: Bearer <METRICS_TOKEN>`,
+# or to a client address in METRICS_ALLOWED_IPS (addresses or CIDR networks,
+# matched against REMOTE_ADDR only: X-Forwarded-For is not trusted); else 404.
+METRICS_TOKEN = envget("METRICS_TOKEN")
+METRICS_ALLOWED_IPS = [a.strip() for a in envget("METRICS_ALLOWED_IPS", "127.0.0.1,::1").split(",") if a.strip()]
+# One JSON object per line (for log shippers) or plain text for people.
+LOG_FORMAT = envget("LOG_FORMAT", "plain" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ValueError(f"LOG_FORMAT must be 'json' or 'plain', got {LOG_FORMAT!r}")
+LOGGING["formatters"]["json"] = {"()": "interviewer.logging.JsonFormatter"}
+LOGGING["handlers"]["console"]["formatter"] = LOG_FORMAT
+# /readyz fails unless at least this many django-q2 clusters send heartbeats
+# (0: report workers without failing on them).
+READYZ_MIN_CLUSTERS = envint("READYZ_MIN_CLUSTERS", 1)
+# Probes and scrapers often speak plain HTTP to the process itself: answer them
+# rather than redirect them to HTTPS.
+SECURE_REDIRECT_EXEMPT = [*globals().get("SECURE_REDIRECT_EXEMPT", []), r"^healthz$", r"^readyz$", r"^metrics$"]
+# Cluster heartbeats live in the cache. Without Redis the default cache is
+# per-process memory, which the web process cannot read: keep them in files
+# that every process on this machine shares (one directory per database).
+if not REDIS_URL:
+    import hashlib as _hashlib
+    import tempfile as _tempfile
+
+    _db_key = _hashlib.sha256(str(DATABASES["default"]["NAME"]).encode()).hexdigest()[:12]
+    CACHES["q_status"] = {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(Path(_tempfile.gettempdir()) / f"interviewer-q-status-{_db_key}"),
+    }
+    Q_CLUSTER["cache"] = "q_status"
+    del _hashlib, _tempfile, _db_key
+# Scheduled cleanup (manage.py setup_schedules): active interviews idle this
+# long are marked abandoned; answer recordings, cached speech and finished
+# speech tasks older than this are deleted.
+INTERVIEW_IDLE_HOURS = envint("INTERVIEW_IDLE_HOURS", 24)
+AUDIO_RETENTION_DAYS = envint("AUDIO_RETENTION_DAYS", 30)
+
+# Rate limits
+# "count/period" (period s, m, h or d, optionally with a multiplier: "5/10m"),
+# counted in the cache so they hold across processes (interviewer/ratelimit.py).
+# RATE_LIMIT_<SCOPE> is per user, RATE_LIMIT_<SCOPE>_IP per client address; an
+# empty value turns that limit off. allauth's own limits are ACCOUNT_RATE_LIMITS.
+RATE_LIMITS_ENABLED = envbool("RATE_LIMITS_ENABLED", "true")
+RATE_LIMIT_PREFIX = envget("RATE_LIMIT_PREFIX", "v1")  # change to start every counter afresh
+# New interviews (every POST counts, including ones with form errors).
+RATE_LIMIT_INTERVIEWS = envget("RATE_LIMIT_INTERVIEWS", "20/h")
+RATE_LIMIT_INTERVIEWS_IP = envget("RATE_LIMIT_INTERVIEWS_IP", "60/h")
+RATE_LIMIT_ANSWERS = envget("RATE_LIMIT_ANSWERS", "30/m")
+RATE_LIMIT_ANSWERS_IP = envget("RATE_LIMIT_ANSWERS_IP", "60/m")
+RATE_LIMIT_RETRIES = envget("RATE_LIMIT_RETRIES", "10/m")
+RATE_LIMIT_RETRIES_IP = envget("RATE_LIMIT_RETRIES_IP", "30/m")
+RATE_LIMIT_UPLOADS = envget("RATE_LIMIT_UPLOADS", "20/h")
+RATE_LIMIT_UPLOADS_IP = envget("RATE_LIMIT_UPLOADS_IP", "60/h")
+RATE_LIMIT_SPEECH_SOCKETS = envget("RATE_LIMIT_SPEECH_SOCKETS", "20/m")
+RATE_LIMIT_SPEECH_SOCKETS_IP = envget("RATE_LIMIT_SPEECH_SOCKETS_IP", "60/m")
+# POSTs to /admin/login/, per client address (staff log in rarely).
+RATE_LIMIT_ADMIN_LOGIN_IP = envget("RATE_LIMIT_ADMIN_LOGIN_IP", "10/m")

@@ -46,7 +46,7 @@ class InterviewAdmin(admin.ModelAdmin):
 
     @admin.action(description="Mark selected active interviews as abandoned")
     def mark_abandoned(self, request, queryset):
-        count = queryset.filter(status=Interview.Status.ACTIVE).update(status=Interview.Status.ABANDONED)
+        count = queryset.filter(status=Interview.Status.ACTIVE).update(status=Interview.Status.ABANDONED, updated_at=timezone.now())
         self.message_user(request, f"{count} interview(s) marked abandoned.", messages.SUCCESS)
 
     @admin.action(description="Export selected interviews as JSON")

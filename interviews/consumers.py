@@ -9,7 +9,9 @@ import logging
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.utils import timezone
 
+from interviewer.logging import bind
 from interviews import turns
 from interviews.models import Interview
 
@@ -26,6 +28,7 @@ class InterviewConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.interview_id = self.scope["url_route"]["kwargs"]["interview_id"]
+        bind(user_id=user.pk, interview_id=self.interview_id)  # tags this socket's log lines and the turns it starts
         state = await self._owned_state(user.pk)
         if state is None:
             await self.close(code=CLOSE_NOT_FOUND)
@@ -35,7 +38,9 @@ class InterviewConsumer(AsyncJsonWebsocketConsumer):
         await self.accept()
         await self.send_json({"event": "sync", **state["fragments"]})
         if state["needs_turn"]:
-            turns.schedule(turns.run_interviewer_turn(self.interview_id))
+            # Due now, or, if a process that died mid-turn still holds the
+            # lease, as soon as that lease lapses.
+            turns.schedule(turns.run_turn_when_lease_expires(self.interview_id, state["lease_left"]))
 
     async def disconnect(self, code):
         if hasattr(self, "group"):
@@ -72,4 +77,9 @@ class InterviewConsumer(AsyncJsonWebsocketConsumer):
         # A turn is due and nobody holds the lease (e.g. the server restarted
         # mid-turn, or this is the first visit): this socket starts it.
         needs_turn = interview.awaiting_interviewer() and not interview.generation_error
-        return {"fragments": turns.room_fragments(interview), "needs_turn": needs_turn}
+        lease_left = (interview.generating_until - timezone.now()).total_seconds() if interview.generating_until else -1
+        return {
+            "fragments": turns.room_fragments(interview, all_turns=True),
+            "needs_turn": needs_turn,
+            "lease_left": lease_left,
+        }

@@ -13,6 +13,8 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from interviewer import metrics
+
 DIMENSIONS = [
     ("relevance", "Relevance"),
     ("structure", "Structure (STAR)"),
@@ -178,6 +180,11 @@ class Interview(models.Model):
         )
         return claimed == 1
 
+    def renew_generation(self):
+        Interview.objects.filter(pk=self.pk, generating_until__isnull=False).update(
+            generating_until=timezone.now() + timedelta(seconds=settings.INTERVIEW_TURN_LEASE_SECONDS)
+        )
+
     def release_generation(self, error=""):
         Interview.objects.filter(pk=self.pk).update(generating_until=None, generation_error=error[:500])
 
@@ -212,6 +219,10 @@ class Interview(models.Model):
                     summary_status=self.SummaryStatus.PENDING,
                 )
             Interview.objects.filter(pk=self.pk).update(**fields)
+        if last is None:
+            metrics.interview_started()
+        if kind == Turn.Kind.CLOSING:
+            metrics.interview_completed()
         return turn
 
     def accept_answer(self, text, after_index, source="typed", speaking_seconds=None, audio_name=""):
@@ -258,10 +269,13 @@ class Interview(models.Model):
             generating_until=None,
             summary_status=self.SummaryStatus.PENDING,
         )
+        if updated:
+            metrics.interview_completed()
         return updated == 1
 
     def mark_abandoned(self):
-        return Interview.objects.filter(pk=self.pk, status=self.Status.ACTIVE).update(status=self.Status.ABANDONED) == 1
+        # updated_at is set by hand: update() skips auto_now, and the staff dashboard counts by it.
+        return Interview.objects.filter(pk=self.pk, status=self.Status.ACTIVE).update(status=self.Status.ABANDONED, updated_at=timezone.now()) == 1
 
     def record_usage(self, usage):
         if not usage:

@@ -11,6 +11,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 MAX_CHARS = 20_000
+# A .docx is a zip: refuse one that would unpack to more than this (a zip bomb).
+DOCX_MAX_UNPACKED_BYTES = 50 * 1024 * 1024
 
 
 def extract_text(upload):
@@ -51,6 +53,14 @@ def _pdf_text(data):
 def _docx_text(data):
     import docx
 
+    try:
+        # Declared sizes bound what zipfile will inflate, so checking them is enough.
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, ValueError):
+        raise ValidationError("This file could not be read as a Word document (.docx).") from None
+    if unpacked > DOCX_MAX_UNPACKED_BYTES:
+        raise ValidationError("This Word document is too large once unpacked. Paste the text instead.")
     try:
         document = docx.Document(io.BytesIO(data))
     except (zipfile.BadZipFile, KeyError, ValueError):

@@ -46,10 +46,39 @@ def group_name(interview_id):
     return f"interview.{interview_id}"
 
 
+PUBLISH_ATTEMPTS = 3
+# A process writing a turn renews its lease this often, so a short lease
+# (INTERVIEW_TURN_LEASE_SECONDS) still covers a long answer.
+LEASE_RENEW_SECONDS = 10
+
+
+def _transient_errors():
+    try:
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+    except ImportError:  # the in-memory layer only
+        return (OSError,)
+    return (RedisConnectionError, RedisTimeoutError, OSError)
+
+
 async def publish(interview_id, event):
-    """Send `event` (a dict with an "event" key) to every socket of this interview."""
+    """Send `event` (a dict with an "event" key) to every socket of this interview.
+
+    After Redis restarts, the layer's pooled connections are dead and the first
+    command on each fails although Redis is back: try again, on a fresh
+    connection, before giving up with the error.
+    """
     layer = get_channel_layer()
-    await layer.group_send(group_name(interview_id), {"type": "room.event", "payload": event})
+    message = {"type": "room.event", "payload": event}
+    for attempt in range(PUBLISH_ATTEMPTS):
+        try:
+            await layer.group_send(group_name(interview_id), message)
+            return
+        except _transient_errors() as exc:
+            if attempt == PUBLISH_ATTEMPTS - 1:
+                raise
+            log.warning("publish to %s failed (%s), retrying", interview_id, type(exc).__name__)
+            await asyncio.sleep(0.1 * 2**attempt)
 
 
 def build_context(interview):
@@ -80,8 +109,10 @@ def build_context(interview):
     )
 
 
-def room_fragments(interview, turn=None):
-    """The HTML the room swaps in after a change: progress, answer area, and a turn."""
+def room_fragments(interview, turn=None, all_turns=False):
+    """The HTML the room swaps in after a change: progress, answer area, and a turn
+    (or, for a socket that has just (re)connected, every turn, so nothing missed
+    while it was away stays missing)."""
     fragments = {
         "progress": render_to_string("interviews/partials/progress.html", {"interview": interview}),
         "answer_area": render_to_string("interviews/partials/answer_area.html", {"interview": interview}),
@@ -89,6 +120,11 @@ def room_fragments(interview, turn=None):
     if turn is not None:
         fragments["turn_index"] = turn.index
         fragments["turn"] = render_to_string("interviews/partials/turn.html", {"turn": turn, "interview": interview})
+    if all_turns:
+        fragments["turns"] = [
+            {"index": t.index, "html": render_to_string("interviews/partials/turn.html", {"turn": t, "interview": interview})}
+            for t in interview.turns.select_related("feedback").order_by("index")
+        ]
     return fragments
 
 
@@ -138,8 +174,13 @@ async def run_interviewer_turn(interview_id):
     allowed = allowed_actions(ctx)
     decision, parts, usage = None, [], Usage()
     speaker = Speaker(interview_id, len(ctx.transcript), voice[0]) if voice else None
-    await publish(interview_id, {"event": "turn.started"})
+    relay = TokenRelay(interview_id)
+    renewed_at = time.monotonic()
     try:
+        # Inside the try: whatever fails from here on (Redis or the database
+        # restarting, say) releases the lease and offers Retry, rather than
+        # leaving the lease held, and the room waiting, for INTERVIEW_TURN_LEASE_SECONDS.
+        await publish(interview_id, {"event": "turn.started"})
         async for item in engine.stream_turn(ctx, allowed):
             if isinstance(item, Decision):
                 item.action = coerce(item.action, allowed)
@@ -148,37 +189,85 @@ async def run_interviewer_turn(interview_id):
                 usage = item
             elif item:
                 parts.append(item)
-                await publish(interview_id, {"event": "turn.token", "text": item})
+                await relay.add(item)
                 first_token_at = first_token_at or time.monotonic()
                 if speaker:
                     await speaker.feed(item)
+                if time.monotonic() - renewed_at > LEASE_RENEW_SECONDS:
+                    renewed_at = time.monotonic()
+                    await database_sync_to_async(Interview(pk=interview_id).renew_generation)()
+        await relay.flush()
         if speaker:
             await speaker.flush()
         text = "".join(parts).strip()
         if decision is None or not text:
             raise EngineError("The interviewer gave an empty reply. Please retry.")
+        interview, turn, fragments = await _save_turn(interview_id, decision, text, usage)
     except EngineError as exc:
         log.warning("interviewer turn failed for %s: %s", interview_id, exc)
         fragments = await _fail_turn(interview_id, str(exc), getattr(exc, "usage", None) or usage)
-        await publish(interview_id, {"event": "turn.failed", "message": str(exc), **fragments})
+        await publish_quietly(interview_id, {"event": "turn.failed", "message": str(exc), **fragments})
         return None
     except Exception:
         log.exception("interviewer turn crashed for %s", interview_id)
         message = "Something went wrong while writing the next question. Please retry."
         fragments = await _fail_turn(interview_id, message, usage)
-        await publish(interview_id, {"event": "turn.failed", "message": message, **fragments})
+        await publish_quietly(interview_id, {"event": "turn.failed", "message": message, **fragments})
         return None
-    interview, turn, fragments = await _save_turn(interview_id, decision, text, usage)
     metrics.observe_turn(
         time.monotonic() - claimed_at,
         usage.model_ms / 1000,
         first_token_seconds=first_token_at - claimed_at if first_token_at else None,
     )
-    await publish(interview_id, {"event": "turn.done", **fragments})
+    # The turn is saved: from here a lost message only delays the page, which
+    # resyncs from the database when its socket reconnects.
+    await publish_quietly(interview_id, {"event": "turn.done", **fragments})
     if turn.kind == Turn.Kind.CLOSING:
         await database_sync_to_async(enqueue_report)(interview_id)
-        await publish(interview_id, {"event": "interview.completed", "report_url": interview_report_url(interview_id)})
+        await publish_quietly(interview_id, {"event": "interview.completed", "report_url": interview_report_url(interview_id)})
     return turn
+
+
+async def run_turn_when_lease_expires(interview_id, seconds):
+    """Start the turn now, or (after a crash mid-turn left a dead process's
+    lease behind) once that lease lapses. Harmless if someone else wrote it."""
+    if seconds > 0:
+        await asyncio.sleep(seconds + 0.5)
+    await run_interviewer_turn(interview_id)
+
+
+class TokenRelay:
+    """Sends streamed text to the room: the first piece at once, then at most one
+    message per BATCH_SECONDS, so a fast model cannot flood the channel layer.
+    Best effort: a lost piece only costs the live preview, since turn.done
+    carries the whole turn."""
+
+    BATCH_SECONDS = 0.05
+
+    def __init__(self, interview_id):
+        self.interview_id = interview_id
+        self.pending = []
+        self.sent_at = None
+
+    async def add(self, text):
+        self.pending.append(text)
+        if self.sent_at is None or time.monotonic() - self.sent_at >= self.BATCH_SECONDS:
+            await self.flush()
+
+    async def flush(self):
+        if not self.pending:
+            return
+        text, self.pending = "".join(self.pending), []
+        self.sent_at = time.monotonic()
+        await publish_quietly(self.interview_id, {"event": "turn.token", "text": text})
+
+
+async def publish_quietly(interview_id, event):
+    """publish(), logging instead of raising: for messages whose loss the page recovers from."""
+    try:
+        await publish(interview_id, event)
+    except Exception as exc:
+        log.warning("could not publish %s to %s: %s", event.get("event"), interview_id, exc)
 
 
 class Speaker:

@@ -1,7 +1,7 @@
 import json
 import uuid
 
-from channels.db import database_sync_to_async
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import Profile
+from interviewer.ratelimit import ratelimit
 from interviews import report as reports
 from interviews import turns
 from interviews.forms import POPULAR_ROLES, NewInterviewForm
@@ -23,6 +24,9 @@ def _get_interview_for_user(request, interview_id):
     return get_object_or_404(Interview, pk=interview_id, owner=request.user)
 
 
+# Async views reach the ORM through asgiref's sync_to_async, not Channels'
+# database_sync_to_async: the request already manages its connection, and
+# closing it mid-request would break the request's transaction.
 async def _aget_interview_for_user(request, interview_id):
     user = await request.auser()
     try:
@@ -49,6 +53,7 @@ def dashboard(request):
 
 @require_http_methods(["GET", "POST"])
 @login_required
+@ratelimit("interviews")
 def new_interview(request):
     if request.method == "POST":
         form = NewInterviewForm(request.POST, request.FILES)
@@ -89,22 +94,25 @@ def interview_room(request, interview_id):
 
 @require_POST
 @login_required
+@ratelimit("answers")
 async def submit_answer(request, interview_id):
     interview = await _aget_interview_for_user(request, interview_id)
     text = request.POST.get("answer", "")
     voice = await _voice_details(interview, request.POST)
     try:
         after_index = int(request.POST.get("after_index", ""))
-        turn = await database_sync_to_async(interview.accept_answer)(text, after_index, **voice)
+        if "\x00" in text:  # PostgreSQL refuses NUL in text; SQLite would store it
+            raise AnswerRejected("Your answer contains a null character; remove it and send again.")
+        turn = await sync_to_async(interview.accept_answer)(text, after_index, **voice)
     except (ValueError, AnswerRejected) as exc:
         message = str(exc) if isinstance(exc, AnswerRejected) else "This form is out of date: reload the page."
-        fragments = await database_sync_to_async(_answer_area)(interview.pk, message, text)
+        fragments = await sync_to_async(_answer_area)(interview.pk, message, text)
         if not request.htmx:
             return HttpResponse(message, status=409)
         return HttpResponse(fragments)
     turns.schedule(turns.after_answer(interview.pk, turn.pk))
-    fragments = await database_sync_to_async(_fragments_after_answer)(interview.pk, turn.pk)
-    await turns.publish(interview.pk, {"event": "answer.added", **fragments})
+    fragments = await sync_to_async(_fragments_after_answer)(interview.pk, turn.pk)
+    await turns.publish_quietly(interview.pk, {"event": "answer.added", **fragments})
     if not request.htmx:
         return redirect("interview_room", interview.pk)
     oob_turn = f'<div hx-swap-oob="beforeend:#conversation">{fragments["turn"]}</div>'
@@ -150,11 +158,12 @@ def _fragments_after_answer(interview_id, turn_id):
 
 @require_POST
 @login_required
+@ratelimit("retries")
 async def retry_turn(request, interview_id):
     interview = await _aget_interview_for_user(request, interview_id)
     await Interview.objects.filter(pk=interview.pk).aupdate(generation_error="")
     turns.schedule(turns.run_interviewer_turn(interview.pk))
-    fragments = await database_sync_to_async(_answer_area)(interview.pk, "", "")
+    fragments = await sync_to_async(_answer_area)(interview.pk, "", "")
     return HttpResponse(fragments) if request.htmx else redirect("interview_room", interview.pk)
 
 

@@ -15,8 +15,13 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from interviewer import metrics
+from interviewer.logging import bind
+from interviewer.ratelimit import ahit, client_ip
 from interviews.consumers import CLOSE_NOT_FOUND, CLOSE_UNAUTHENTICATED
 from interviews.models import Interview
+from speech.caps import CapFull, get_cap
+from speech.providers import get_live_transcriber
 from speech.providers.base import CLOSED, ERROR, FINAL, SpeechError
 
 log = logging.getLogger(__name__)
@@ -28,8 +33,8 @@ MAX_FRAME_BYTES = 32_000
 MAX_STREAM_SECONDS = 15 * 60
 
 
-def live_cap_name():
-    return "deepgram" if settings.SPEECH_LIVE_STT == "deepgram" else "local_stt"
+def live_cap_name(provider):
+    return "deepgram" if provider == "deepgram" else "local_stt"
 
 
 class SpeechConsumer(AsyncWebsocketConsumer):
@@ -38,6 +43,7 @@ class SpeechConsumer(AsyncWebsocketConsumer):
     pump = None
     odd_byte = b""
     bytes_received = 0
+    counted = False  # in the live-streams gauge
 
     async def connect(self):
         user = self.scope.get("user")
@@ -45,29 +51,49 @@ class SpeechConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.interview_id = self.scope["url_route"]["kwargs"]["interview_id"]
+        bind(user_id=user.pk, interview_id=self.interview_id)
         if not await self._owns_active_interview(user.pk):
             await self.close(code=CLOSE_NOT_FOUND)
             return
         await self.accept()
-        from speech.caps import CapFull, get_cap
-        from speech.providers import get_live_transcriber
-
-        try:
-            self.slot = get_cap(live_cap_name()).try_acquire()
-        except CapFull:
-            await self._send({"event": ERROR, "message": "Live transcription is busy right now. Type your answer, or try the microphone again in a minute."})
+        metrics.stream_opened()
+        self.counted = True
+        wait = await ahit("speech_sockets", user.pk, client_ip(self.scope))
+        if wait:
+            await self._send({"event": ERROR, "message": f"You're going a bit fast — try the microphone again in {wait} seconds, or type your answer."})
             await self.close(code=CLOSE_BUSY)
             return
-        self.transcriber = get_live_transcriber()
-        try:
-            await self.transcriber.start()
-        except SpeechError as exc:
-            await self._send({"event": ERROR, "message": str(exc)})
-            await self._release()
-            await self.close()
+        self.transcriber = await self._open_transcriber()
+        if self.transcriber is None:
+            await self.close(code=CLOSE_BUSY)
             return
         self.pump = asyncio.create_task(self._pump_events())
         await self._send({"event": "ready", "sample_rate": 16000})
+
+    async def _open_transcriber(self):
+        """A started transcriber holding a capped slot, or None after telling the page why.
+
+        The configured provider first; when it is full or failing and
+        SPEECH_LIVE_FALLBACK is "local", the local engine."""
+        providers = [settings.SPEECH_LIVE_STT]
+        if settings.SPEECH_LIVE_STT != "local" and settings.SPEECH_LIVE_FALLBACK == "local":
+            providers.append("local")
+        message = "Live transcription is busy right now. Type your answer, or try the microphone again in a minute."
+        for provider in providers:
+            try:
+                self.slot = await get_cap(live_cap_name(provider)).atry_acquire()
+            except CapFull:
+                continue
+            transcriber = get_live_transcriber(provider=provider)
+            try:
+                await transcriber.start()
+                return transcriber
+            except SpeechError as exc:
+                log.warning("live transcription with %s failed to start: %s", provider, exc)
+                message = str(exc)
+                await self._release()
+        await self._send({"event": ERROR, "message": message})
+        return None
 
     async def receive(self, text_data=None, bytes_data=None):
         if self.transcriber is None:
@@ -115,6 +141,9 @@ class SpeechConsumer(AsyncWebsocketConsumer):
             await self._release()
 
     async def disconnect(self, code):
+        if self.counted:
+            self.counted = False
+            metrics.stream_closed()
         if self.transcriber is not None:
             with contextlib.suppress(Exception):
                 await self.transcriber.close()

@@ -32,3 +32,22 @@ class SpeechTask(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["interview", "status"], name="speechtask_interview_status")]
+
+
+class CapSlot(models.Model):
+    """One of a provider's concurrent-call slots, for speech.caps without Redis.
+
+    Free when `holder` is empty or the lease (`expires_at`) has run out; rows
+    0..limit-1 are created on demand and claimed with a conditional UPDATE.
+    """
+
+    name = models.CharField(max_length=60)
+    slot = models.PositiveSmallIntegerField()
+    holder = models.CharField(max_length=100, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["name", "slot"], name="capslot_name_slot_unique")]
+
+    def __str__(self):
+        return f"{self.name}[{self.slot}]"

@@ -3,6 +3,7 @@ by the `tts` worker cluster, cached by (provider, voice, speed, text) so common
 phrases are made once."""
 
 import hashlib
+import os
 from pathlib import Path
 
 from django.conf import settings
@@ -34,7 +35,10 @@ def queue_sentence(interview_id, text, speed, turn_index, seq):
     speed = min(max(speed, MIN_SPEED), MAX_SPEED)
     relative = cache_path(text, speed)
     meta = {"text": text, "speed": speed, "turn_index": turn_index, "seq": seq, "path": str(relative)}
-    if (Path(settings.MEDIA_ROOT) / relative).exists():
+    cached = Path(settings.MEDIA_ROOT) / relative
+    if cached.exists():
+        # Pruning goes by age: a phrase still in use stays young.
+        os.utime(cached)
         return SpeechTask.objects.create(
             interview_id=interview_id,
             kind=SpeechTask.Kind.TTS,

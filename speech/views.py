@@ -11,6 +11,7 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_POST
 
+from interviewer.ratelimit import ratelimit
 from interviews.models import Interview
 from speech.models import SpeechTask
 from speech.providers.base import SpeechError
@@ -30,6 +31,7 @@ def _get_task_for_user(request, task_id):
 
 @require_POST
 @login_required
+@ratelimit("uploads")
 def upload_answer_audio(request, interview_id):
     """Store a recorded answer and queue its transcription on the `stt` cluster."""
     interview = _get_interview_for_user(request, interview_id)

@@ -40,6 +40,15 @@ def background_turns(request, monkeypatch):
     yield started
 
 
+@pytest.fixture(autouse=True)
+def fresh_rate_limits(settings):
+    """Each test counts against its own rate-limit counters: the cache (and,
+    on SQLite, reused user ids) would otherwise carry hits between tests."""
+    import uuid
+
+    settings.RATE_LIMIT_PREFIX = uuid.uuid4().hex
+
+
 @pytest.fixture
 def owner(db):
     return get_user_model().objects.create_user("owner", "owner@example.com", "correct-horse-9")

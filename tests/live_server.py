@@ -5,32 +5,34 @@
 
 What starts, in order:
 
-1. `manage.py migrate` against a fresh database: a SQLite file in a temporary
-   directory, or, when DATABASE_URL is set, a new database
-   `interviewer_e2e_<random>` created on that PostgreSQL server (and dropped
-   again on exit).
+1. the Procfile's release step, `manage.py migrate` (and `setup_schedules`),
+   against a fresh database: a SQLite file in a temporary directory, or, when
+   DATABASE_URL is set, a new database `interviewer_e2e_<random>` created on
+   that PostgreSQL server (and dropped again on exit);
 2. daphne on 127.0.0.1 and a free port (HTTP + WebSocket), and
-3. `manage.py qcluster`, the django-q2 worker that builds reports.
+3. `manage.py qcluster`, the django-q2 worker that builds reports (and, if
+   asked for, the speech clusters: `clusters=LiveServer.ALL_CLUSTERS`).
 
-With REDIS_URL set, the channel layer, cache and django-q2 broker use Redis.
-The server gets its own CHANNELS_PREFIX and CACHE_PREFIX, and by default an
-empty Redis logical database of its own (see `redis_db`): the django-q2
-queue's key is named after Q_CLUSTER["name"], which settings.py does not read
-from the environment, so a shared database would let another cluster (or
-this one) take tasks meant for a different database.
+With REDIS_URL set, the channel layer and the cache use Redis, with a
+CHANNELS_PREFIX and CACHE_PREFIX of this server's own. The django-q2 queue is
+in the (fresh) database unless Q_BROKER=redis; then its Redis key is named
+after the cluster ("interviewer"), the same for every copy of the app, so the
+server takes an empty Redis logical database of its own (see `redis_db`) lest
+another cluster take tasks meant for a different database.
 
 Without REDIS_URL the channel layer is in-memory: fine, because there is one
 daphne process; the worker only writes to the database and pages poll it.
 
 Each process's stdout and stderr go to a log file in the temporary directory;
 `logs()` returns them, and every error this module raises includes them.
-Processes run in their own session and are stopped as a group (SIGTERM, then
-SIGKILL), so qcluster's worker processes go too.
+Processes run in their own session: each gets SIGTERM, and if it has not
+exited 10 s later its whole process group (qcluster's workers too) gets SIGKILL.
 """
 
 import atexit
 import os
 import random
+import re
 import secrets
 import shutil
 import signal
@@ -77,17 +79,36 @@ class LiveServer:
     Arguments:
         env: extra environment variables for every process (they win over
             the defaults below, e.g. {"INTERVIEW_LOCAL_STREAM_DELAY": "0"}).
-        worker: start `manage.py qcluster` too (default True).
+        clusters: the django-q2 clusters to run, as the Procfile does:
+            "default" (`manage.py qcluster`, builds reports) and any of the
+            alternative ones, e.g. "stt", "tts" (`Q_CLUSTER_NAME=<name>
+            manage.py qcluster`, speech work). () runs no worker.
         startup_timeout: seconds to wait for the HTTP port to answer.
         redis_db: with REDIS_URL set, which Redis logical database to use:
-            "auto" (default) picks an empty one of 1–15, falling back to the
-            URL's own; an int forces one; None keeps the URL's.
+            "auto" (default) keeps the URL's, except with Q_BROKER=redis, when
+            it picks an empty one of 1–15 (falling back to the URL's own); an
+            int forces one; None always keeps the URL's.
         keep_tmp: keep the temporary directory (database, logs) after stop.
+        host: the address daphne binds to.
+        asgi_app: the ASGI application daphne serves ("module:attribute").
     """
 
-    def __init__(self, env=None, *, worker=True, startup_timeout=60, redis_db="auto", keep_tmp=False, host="127.0.0.1"):
+    ALL_CLUSTERS = ("default", "stt", "tts")  # as in the Procfile
+
+    def __init__(
+        self,
+        env=None,
+        *,
+        clusters=("default",),
+        startup_timeout=60,
+        redis_db="auto",
+        keep_tmp=False,
+        host="127.0.0.1",
+        asgi_app="interviewer.asgi:application",
+    ):
         self.extra_env = dict(env or {})
-        self.worker = worker
+        self.asgi_app = asgi_app
+        self.clusters = tuple(clusters)
         self.startup_timeout = startup_timeout
         self.redis_db = redis_db
         self.keep_tmp = keep_tmp
@@ -122,10 +143,12 @@ class LiveServer:
             (self.tmpdir / "media").mkdir()
             self.port = free_port(self.host)
             self.env = self._environment()
-            self._migrate()
-            self._spawn("web", [sys.executable, "-m", "daphne", "-b", self.host, "-p", str(self.port), "interviewer.asgi:application"])
-            if self.worker:
-                self._spawn("worker", [sys.executable, "manage.py", "qcluster"])
+            self._release()
+            self._spawn("web", [sys.executable, "-m", "daphne", "-b", self.host, "-p", str(self.port), self.asgi_app])
+            for cluster in self.clusters:
+                name = "worker" if cluster == "default" else f"worker_{cluster}"
+                env = None if cluster == "default" else {**self.env, "Q_CLUSTER_NAME": cluster}
+                self._spawn(name, [sys.executable, "manage.py", "qcluster"], env=env)
             self._wait_until_up()
         except BaseException:
             self.stop()
@@ -136,7 +159,10 @@ class LiveServer:
         """Stop every process (SIGTERM, then SIGKILL) and drop what was created. Safe to call twice."""
         atexit.unregister(self.stop)
         for process in self.processes.values():
-            self._signal(process, signal.SIGTERM)
+            # The leader only: qcluster stops its own workers on SIGTERM, and
+            # takes much longer to stop when each of them is signalled too.
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 10
         for name, process in list(self.processes.items()):
             try:
@@ -177,6 +203,24 @@ class LiveServer:
             parts.append(f"----- {name} ({state}) -----\n{text.rstrip()}")
         return "\n".join(parts) or "(no processes started)"
 
+    def log_marks(self):
+        """Where each log ends now; pass to errors_since() later."""
+        return {name: path.stat().st_size if path.exists() else 0 for name, path in self._logs.items()}
+
+    def errors_since(self, marks):
+        """Server-side errors (tracebacks and ERROR log lines) logged since `marks`, as text; "" if none."""
+        found = []
+        for name, path in self._logs.items():
+            try:
+                with path.open("rb") as f:
+                    f.seek(marks.get(name, 0))
+                    text = f.read().decode(errors="replace")
+            except OSError:
+                continue
+            if "Traceback (most recent call last)" in text or re.search(r"^\S+ \S+ (ERROR|CRITICAL) ", text, re.M):
+                found.append(f"----- {name} -----\n{text[-8000:].rstrip()}")
+        return "\n".join(found)
+
     def check_alive(self):
         """Raise LiveServerError, with the logs, if any process has exited."""
         dead = {name: p.returncode for name, p in self.processes.items() if p.poll() is not None}
@@ -187,14 +231,14 @@ class LiveServer:
 
     def _environment(self):
         env = dict(os.environ)
-        for name in ("DATABASE_URL", "REDIS_URL"):
-            env.pop(name + "_FILE", None)
         env.pop("Q_SYNC", None)
+        env.pop("Q_CLUSTER_NAME", None)
         env.update(
             DJANGO_SETTINGS_MODULE="interviewer.settings",
             PYTHONUNBUFFERED="1",
             PYTHONDONTWRITEBYTECODE="1",
             DEBUG="true",
+            LOG_FORMAT="plain",  # for people reading a failed test's logs
             INTERVIEW_LLM="local",
             INTERVIEW_LOCAL_STREAM_DELAY="0.005",
             HF_HUB_OFFLINE="1",
@@ -216,7 +260,15 @@ class LiveServer:
         else:
             env.pop("REDIS_URL", None)
         env.update(self.extra_env)
+        # settings.py reads NAME_FILE before NAME: a stray one must not override what is set here.
+        for name in [k for k in env if not k.endswith("_FILE")]:
+            if name + "_FILE" not in self.extra_env:
+                env.pop(name + "_FILE", None)
         return env
+
+    def env_value(self, name, default=""):
+        """NAME as the app's processes will see it."""
+        return self.extra_env.get(name, _setting_from_env(name, os.environ) or default)
 
     def _create_postgres_database(self, url, name):
         import psycopg
@@ -253,6 +305,8 @@ class LiveServer:
             raise LiveServerError(f"REDIS_URL is set but Redis is unreachable: {exc}") from exc
         if self.redis_db is None:
             return url
+        if self.redis_db == "auto" and self.env_value("Q_BROKER", "orm") != "redis":
+            return url  # the queue is in the (fresh) database; unique prefixes isolate the rest
         if self.redis_db != "auto":
             return _with_path(url, f"/{int(self.redis_db)}")
         try:
@@ -285,32 +339,40 @@ class LiveServer:
 
     # ----- processes -----
 
-    def _migrate(self):
-        log = self.tmpdir / "migrate.log"
-        self._logs["migrate"] = log
+    def _release(self):
+        """The Procfile's release step: migrate, then register the periodic schedules."""
+        self._manage("migrate", "--noinput", "-v", "1")
+        if (PROJECT_DIR / "interviews/management/commands/setup_schedules.py").exists():
+            self._manage("setup_schedules")
+
+    def _manage(self, *args, timeout=180):
+        name = args[0]
+        log = self.tmpdir / f"{name}.log"
+        self._logs[name] = log
         with log.open("wb") as out:
             try:
                 result = subprocess.run(
-                    [sys.executable, "manage.py", "migrate", "--noinput", "-v", "1"],
+                    [sys.executable, "manage.py", *args],
                     cwd=PROJECT_DIR,
                     env=self.env,
+                    stdin=subprocess.DEVNULL,
                     stdout=out,
                     stderr=subprocess.STDOUT,
-                    timeout=180,
+                    timeout=timeout,
                 )
             except subprocess.TimeoutExpired:
-                raise LiveServerError(f"migrate took longer than 180 s\n{self.logs()}") from None
+                raise LiveServerError(f"manage.py {name} took longer than {timeout} s\n{self.logs()}") from None
         if result.returncode != 0:
-            raise LiveServerError(f"migrate failed with code {result.returncode}\n{self.logs()}")
+            raise LiveServerError(f"manage.py {name} failed with code {result.returncode}\n{self.logs()}")
 
-    def _spawn(self, name, command):
+    def _spawn(self, name, command, env=None):
         log = self.tmpdir / f"{name}.log"
         self._logs[name] = log
         with log.open("wb") as out:
             self.processes[name] = subprocess.Popen(
                 command,
                 cwd=PROJECT_DIR,
-                env=self.env,
+                env=env or self.env,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -11,8 +11,10 @@ def test_it_accepts_the_embedded_defaults_in_debug(settings):
     assert ids(settings) == set()
 
 
+@pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
 def test_it_refuses_the_in_memory_channel_layer_and_dev_secret_in_production(settings):
     settings.DEBUG = False
+    settings.DATABASES = {**settings.DATABASES, "default": {**settings.DATABASES["default"], "ENGINE": "django.db.backends.sqlite3"}}
     settings.SECRET_KEY = "dev-only-insecure-key-change-me"
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     assert {"interviewer.E001", "interviewer.E002", "interviewer.W001"} <= ids(settings)

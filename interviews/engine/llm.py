@@ -30,6 +30,7 @@ from difflib import SequenceMatcher
 from django.conf import settings
 from pydantic import BaseModel, Field
 
+from interviewer import metrics
 from interviews.engine import policy, prompts
 from interviews.engine.base import (
     ACTIONS,
@@ -465,6 +466,8 @@ class LLMEngine:
     def __init__(self, name, model=None):
         self.name = name
         self._model = model
+        # The metrics label: "google_genai" for "google_genai:gemini-2.5-flash".
+        self.provider = name.split(":", 1)[0] or "llm"
 
     # ----- the chat model -----
 
@@ -590,13 +593,16 @@ class LLMEngine:
                     type(exc).__name__,
                     str(exc)[:300],
                 )
+                metrics.provider_call(self.provider, kind)
                 if text_sent or not retryable or attempt >= self._retries:
                     raise _engine_error(kind, usage, exc) from exc
+                metrics.provider_retry(self.provider)
                 if decision is not None:
                     attempt_allowed = frozenset({decision.action})
                 await asyncio.sleep(backoff_delay(attempt))
                 attempt += 1
                 continue
+            metrics.provider_call(self.provider, "ok")
             yield usage
             return
 
@@ -647,6 +653,7 @@ class LLMEngine:
             try:
                 result = await once()
                 usage.model_ms += _ms(time.monotonic() - t0)
+                metrics.provider_call(self.provider, "ok")
                 return result
             except Exception as exc:
                 usage.model_ms += _ms(time.monotonic() - t0)
@@ -661,8 +668,10 @@ class LLMEngine:
                     type(exc).__name__,
                     str(exc)[:300],
                 )
+                metrics.provider_call(self.provider, kind)
                 if not retryable or attempt >= self._retries:
                     raise _engine_error(kind, usage, exc) from exc
+                metrics.provider_retry(self.provider)
                 await asyncio.sleep(backoff_delay(attempt))
                 attempt += 1
 

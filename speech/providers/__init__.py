@@ -8,8 +8,8 @@
 from django.conf import settings
 
 
-def get_live_transcriber(**options):
-    if settings.SPEECH_LIVE_STT == "deepgram":
+def get_live_transcriber(provider=None, **options):
+    if (provider or settings.SPEECH_LIVE_STT) == "deepgram":
         from speech.providers.deepgram import DeepgramLiveTranscriber
 
         return DeepgramLiveTranscriber(**options)

