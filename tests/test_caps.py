@@ -2,9 +2,7 @@
 
 import asyncio
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,6 +16,7 @@ import pytest
 from django.conf import settings
 
 from speech.caps import Cap, CapFull, DatabaseBackend, RedisBackend, get_cap
+from tests.redis_server import redis_for_tests
 
 BASE_DIR = Path(settings.BASE_DIR)
 # Committed writes, so the caps' other threads (the lease keeper, the async
@@ -82,44 +81,10 @@ sys.exit(1 if errors else 0)
 """
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def redis_url():
-    """The suite's Redis when REDIS_URL is set, else a throwaway redis-server."""
-    if settings.REDIS_URL:
-        yield settings.REDIS_URL
-        return
-    server = shutil.which("redis-server")
-    if server is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("redis-server is not installed")
-        pytest.skip("redis-server is not installed")
-    port = free_port()
-    process = subprocess.Popen(
-        [server, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    import redis
-
-    client = redis.Redis(port=port)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    else:
-        process.kill()
-        pytest.fail("redis-server did not start")
-    yield f"redis://127.0.0.1:{port}/0"
-    client.close()
-    process.terminate()
-    process.wait(10)
+    with redis_for_tests() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,4 @@
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import textwrap
@@ -21,6 +19,7 @@ from interviewer.routing import websocket_urlpatterns
 from interviews.models import Interview, Turn
 from speech.models import SpeechTask
 from tests.factories import ask, make_interview
+from tests.redis_server import redis_for_tests
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -282,42 +281,10 @@ async def test_it_lets_another_user_open_the_microphone(owner, other, settings, 
 # ----- shared between processes -----
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def redis_url():
-    if os.environ.get("REDIS_URL"):
-        yield os.environ["REDIS_URL"]
-        return
-    server = shutil.which("redis-server")
-    if server is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("redis-server is missing and CI=true")
-        pytest.skip("redis-server is not installed")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    import redis
-
-    client = redis.Redis(port=port)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    try:
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with redis_for_tests() as url:
+        yield url
 
 
 HAMMER = textwrap.dedent(
