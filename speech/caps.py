@@ -64,7 +64,7 @@ REDIS_KEY_PREFIX = "interviewer:cap:"
 # A waiting acquirer retries after a random pause in [POLL_MIN, d], with d
 # doubling up to POLL_MAX: quick when a slot frees soon, gentle when not.
 POLL_MIN_SECONDS = 0.02
-POLL_MAX_SECONDS = 0.25
+POLL_MAX_SECONDS = 0.1
 
 
 def provider_label(name):
@@ -239,7 +239,9 @@ class Slot:
         self.released = True
         _keeper.discard(self)
         try:
-            await self.cap.backend.arelease(self.cap.name, self.holder)
+            # Shielded: a socket's disconnect cancels the task releasing its
+            # slot, and a lost release would hold the slot for a whole lease.
+            await asyncio.shield(self.cap.backend.arelease(self.cap.name, self.holder))
         except Exception:
             log.warning("could not release the %s slot held by %s", self.cap.name, self.holder, exc_info=True)
 

@@ -144,6 +144,9 @@ class SpeechConsumer(AsyncWebsocketConsumer):
         if self.counted:
             self.counted = False
             metrics.stream_closed()
+        # The slot first: nothing below may stand between a vanished browser
+        # and its slot going back to the pool.
+        await self._release()
         if self.transcriber is not None:
             with contextlib.suppress(Exception):
                 await self.transcriber.close()
@@ -151,7 +154,6 @@ class SpeechConsumer(AsyncWebsocketConsumer):
             self.pump.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self.pump
-        await self._release()
 
     async def _release(self):
         slot, self.slot = self.slot, None

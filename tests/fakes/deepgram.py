@@ -24,6 +24,8 @@ Scripting (applies to every connection made after the call):
     fake.close_after(8000, 1011, "NET-0001")          # close cleanly (with a close frame) after N bytes
     fake.flush_delay = 0.5                           # wait before answering Finalize/CloseStream
     fake.ignore_close_stream = True                  # never close after CloseStream (a hung server)
+    fake.echo_sequence(3200, final_every=10)         # answer every 3200 audio bytes with "seq N"
+                                                     # (benchmarks: tell which chunk caused which result)
 
 Inspection: `fake.connections` (list of FakeConnection: .path, .query (dict),
 .headers, .audio (bytes received), .controls (control types in order),
@@ -171,6 +173,7 @@ class FakeDeepgram:
         self._flush = []
         self._drop_after = None
         self._close_after = None
+        self._echo = None
         self._conn_tasks = set()
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -225,8 +228,19 @@ class FakeDeepgram:
         self.after_bytes(len(words) * bytes_per_word, final, utterance_end(end))
         return self
 
+    def echo_sequence(self, every=3200, *, final_every=0):
+        """Answer each `every` bytes of audio with a `Results` whose transcript is
+        "seq N" (N = 0, 1, … counting chunks from the connection's first byte), so a
+        client can tell which chunk of its audio caused which message; every
+        `final_every`-th one (if not 0) is final, the others interim. Used by the
+        relay benchmark (bench/speech_bench.py). Scripted triggers still apply."""
+        with self._lock:
+            self._echo = (int(every), int(final_every)) if every else None
+        return self
+
     def reset(self):
         with self._lock:
+            self._echo = None
             self._triggers.clear()
             self._flush.clear()
             self._rejects.clear()
@@ -318,6 +332,8 @@ class FakeDeepgram:
             flush = list(self._flush)
             drop_after = self._drop_after
             close_after = self._close_after
+            echo = self._echo
+        echoed = 0
         request_id = str(uuid.uuid4())
         try:
             async for frame in ws:
@@ -333,6 +349,14 @@ class FakeDeepgram:
                     while triggers and len(conn.audio) >= triggers[0].after_bytes:
                         for message in triggers.pop(0).messages:
                             await self._send(ws, conn, message)
+                    while echo and len(conn.audio) >= (echoed + 1) * echo[0]:
+                        final = bool(echo[1]) and (echoed + 1) % echo[1] == 0
+                        chunk_seconds = echo[0] / 32000
+                        message = results(
+                            f"seq {echoed}", start=echoed * chunk_seconds, is_final=final, word_seconds=chunk_seconds / 2
+                        )
+                        echoed += 1
+                        await self._send(ws, conn, message)
                     continue
                 try:
                     kind = json.loads(frame).get("type")
