@@ -47,4 +47,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
     CMD python -c "import os, urllib.request as u; host = os.environ.get('ALLOWED_HOSTS', 'localhost').split(',')[0].lstrip('.') or 'localhost'; u.urlopen(u.Request('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '8000'), headers={'Host': host}), timeout=4)"
 # No --proxy-headers: REMOTE_ADDR stays the real peer, which /metrics's
 # address allowlist relies on.
-CMD ["sh", "-c", "exec daphne -b 0.0.0.0 -p \"$PORT\" interviewer.asgi:application"]
+CMD ["sh", "-c", "exec daphne -e tcp:port=\"$PORT\":interface=0.0.0.0:backlog=1024 interviewer.asgi:application"]

@@ -28,10 +28,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.client import Candidate  # noqa: E402
-from tests.fakes.gemini import FakeGemini, Reply  # noqa: E402
+from tests.fakes.gemini import Reply  # noqa: E402
 from tests.live_server import LiveServer  # noqa: E402
 
 MODEL_LATENCY = 0.3  # seconds the fake model takes to answer every call
+LOAD_PROCESSES = 2  # processes driving the simulated candidates
 
 
 def percentiles(values):
@@ -103,16 +104,37 @@ def make_sessions(server, count):
 
 
 async def run_candidates(server, sessions, think_time, questions, stagger):
+    return await _candidates(server.url, sessions, think_time, questions, stagger)
+
+
+async def _candidates(url, sessions, think_time, questions, stagger):
     candidates = [
-        Candidate(server.url, key, f"CANDIDATE-{uuid.uuid4().hex[:8]}", think_time=think_time, questions=questions)
+        Candidate(url, key, f"CANDIDATE-{uuid.uuid4().hex[:8]}", think_time=think_time, questions=questions)
         for key in sessions
     ]
     tasks = []
     for c in candidates:
-        tasks.append(asyncio.create_task(c.run(timeout=900)))
+        tasks.append(asyncio.create_task(c.run(timeout=180)))
         if stagger:
             await asyncio.sleep(stagger)
     return await asyncio.gather(*tasks)
+
+
+def _candidates_in_process(args):
+    url, sessions, think_time, questions, stagger = args
+    return asyncio.run(_candidates(url, sessions, think_time, questions, stagger))
+
+
+def run_candidates_spread(server, sessions, think_time, questions, stagger, processes=LOAD_PROCESSES):
+    """The candidates split over several processes: one Python process cannot
+    drive hundreds of WebSocket clients without becoming the bottleneck itself."""
+    import multiprocessing
+
+    processes = max(1, min(processes, len(sessions)))
+    shares = [sessions[i::processes] for i in range(processes)]
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        parts = pool.map(_candidates_in_process, [(server.url, share, think_time, questions, stagger * processes) for share in shares])
+    return [r for part in parts for r in part]
 
 
 def summarise(results, model_seconds):
@@ -204,17 +226,17 @@ def main():
     static_root = tempfile.mkdtemp(prefix="bench-static-")
     subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=ROOT, check=True,
                    env={**os.environ, "STATIC_ROOT": static_root, "DEBUG": "false", "SECRET_KEY": "x" * 50})
-    with FakeGemini() as fake:
-        fake.respond_with(interviewer_reply)
+    from bench.fake_model import FakeModelProcess
+
+    with FakeModelProcess() as fake:
         env = server_env(static_root) | {"INTERVIEW_LLM_BASE_URL": fake.url, "GOOGLE_API_KEY": fake.api_key}
         if not only or "prototype" in only:
             figure = {}
             for n in ([10] if args.quick else [10, 50]):
                 with LiveServer(env=env) as server:
                     sessions = make_sessions(server, n)
-                    outcome = asyncio.run(run_candidates(server, sessions, think_time=0, questions=5, stagger=0))
+                    outcome = run_candidates_spread(server, sessions, think_time=0, questions=5, stagger=0)
                     figure[str(n)] = summarise(outcome, MODEL_LATENCY)
-                    fake.requests.clear()
                     print(f"prototype profile N={n}: {figure[str(n)]['turn_seconds']}", flush=True)
             results["figures"]["prototype_profile"] = figure
         if not only or "turns" in only:
@@ -222,13 +244,25 @@ def main():
             for n in loads:
                 with LiveServer(env=env) as server:
                     sessions = make_sessions(server, n)
-                    outcome = asyncio.run(
-                        run_candidates(server, sessions, think_time=3.0, questions=3, stagger=min(0.02, 10 / n))
-                    )
+                    outcome = run_candidates_spread(server, sessions, think_time=3.0, questions=3, stagger=min(0.02, 10 / n))
                     figure[str(n)] = summarise(outcome, MODEL_LATENCY)
-                    fake.requests.clear()
                     print(f"turns N={n}: overhead {figure[str(n)]['overhead_seconds']} errors {figure[str(n)]['errors']}", flush=True)
             results["figures"]["turn_overhead"] = figure
+        if not only or "relay" in only:
+            from bench.speech_bench import relay_figure
+
+            results["figures"]["relay"] = relay_figure(env, streams=10 if args.quick else 50, seconds=5 if args.quick else 10)
+            print(f"relay: {results['figures']['relay'].get('added_ms')}", flush=True)
+        if not only or "voice" in only:
+            from bench.speech_bench import voice_turn_figure
+
+            results["figures"]["voice_turn"] = voice_turn_figure(env, turns=5 if args.quick else 20)
+            print(f"voice turn: {results['figures']['voice_turn'].get('first_audio_ms')}", flush=True)
+        if not only or "caps" in only:
+            from bench.speech_bench import caps_figure
+
+            results["figures"]["caps"] = caps_figure(env)
+            print(f"caps: max {results['figures']['caps'].get('max_concurrency_seen')} util {results['figures']['caps'].get('utilisation')}", flush=True)
         if not only or "memory" in only:
             with LiveServer(env=env) as server:
                 sessions = make_sessions(server, 1)

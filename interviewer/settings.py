@@ -42,18 +42,28 @@ def database_from_url(url):
     if parts.scheme not in ("postgres", "postgresql"):
         raise ValueError("DATABASE_URL must start with postgres:// or postgresql://")
     options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    return {
+    db = {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": unquote(parts.path.lstrip("/")),
         "USER": unquote(parts.username or ""),
         "PASSWORD": unquote(parts.password or ""),
         "HOST": parts.hostname or "",
         "PORT": str(parts.port or ""),
-        # Daphne serves each request on a worker thread that is not reused
-        # predictably, so persistent connections would leak: open per request.
-        "CONN_MAX_AGE": envint("DB_CONN_MAX_AGE", 0),
+        # Connections come from a pool (psycopg_pool, Django's "pool" option):
+        # Django "closes" a connection after every request and every
+        # database_sync_to_async call, and the pool makes that a cheap return
+        # instead of a new PostgreSQL connection each time. CONN_MAX_AGE must
+        # stay 0 with a pool.
+        "CONN_MAX_AGE": 0,
         "OPTIONS": options,
     }
+    if envbool("DB_POOL", "true"):
+        options["pool"] = {
+            "min_size": envint("DB_POOL_MIN_SIZE", 2),
+            "max_size": envint("DB_POOL_MAX_SIZE", 20),
+            "timeout": envint("DB_POOL_TIMEOUT", 10),
+        }
+    return db
 
 
 SECRET_KEY = envget("SECRET_KEY", "dev-only-insecure-key-change-me")
@@ -138,6 +148,7 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = envget("REDIS_URL")
+REDIS_MAX_CONNECTIONS = envint("REDIS_MAX_CONNECTIONS", 1000)  # per pool, per process
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -145,7 +156,9 @@ if REDIS_URL:
             "CONFIG": {
                 # redis-py 8 times out socket reads after 5 s by default, which is
                 # exactly channels-redis's blocking-pop timeout: allow longer.
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                # redis-py 8 allows only 100 connections per pool by default and
+                # fails beyond that; a busy web process needs more.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "max_connections": REDIS_MAX_CONNECTIONS}],
                 "prefix": envget("CHANNELS_PREFIX", "interviewer"),
                 # Messages waiting per channel before new ones are dropped; the
                 # default (100) is too small for a busy web process.
@@ -158,6 +171,7 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": envget("CACHE_PREFIX", "interviewer"),
+            "OPTIONS": {"max_connections": REDIS_MAX_CONNECTIONS},
         }
     }
 else:

@@ -12,7 +12,7 @@ import contextvars
 import logging
 import time
 
-from channels.db import database_sync_to_async
+from channels.db import database_sync_to_async as _database_sync_to_async
 from channels.layers import get_channel_layer
 from django.template.loader import render_to_string
 
@@ -23,6 +23,13 @@ from interviews.engine.policy import KIND_FOR_ACTION, allowed_actions, coerce
 from interviews.models import Feedback, Interview, Turn
 
 log = logging.getLogger(__name__)
+
+
+def database_sync_to_async(fn):
+    """Channels' wrapper (it closes stale connections around the call), on the
+    shared thread pool rather than the process's single sync thread: many
+    interviews' turns must not queue behind one another for the database."""
+    return _database_sync_to_async(fn, thread_sensitive=False)
 
 # Background turns are tasks on the running loop; asyncio keeps only weak
 # references to tasks, so hold them here until they finish. Holds no user data.

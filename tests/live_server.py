@@ -144,7 +144,7 @@ class LiveServer:
             self.port = free_port(self.host)
             self.env = self._environment()
             self._release()
-            self._spawn("web", [sys.executable, "-m", "daphne", "-b", self.host, "-p", str(self.port), self.asgi_app])
+            self._spawn("web", [sys.executable, "-m", "daphne", "-e", f"tcp:port={self.port}:interface={self.host}:backlog=1024", self.asgi_app])
             for cluster in self.clusters:
                 name = "worker" if cluster == "default" else f"worker_{cluster}"
                 env = None if cluster == "default" else {**self.env, "Q_CLUSTER_NAME": cluster}

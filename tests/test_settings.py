@@ -7,7 +7,9 @@ def test_it_parses_a_postgres_url():
     db = database_from_url("postgres://app:p%40ss@db.example:5433/interviews?sslmode=require")
     assert db["ENGINE"] == "django.db.backends.postgresql"
     assert (db["USER"], db["PASSWORD"], db["HOST"], db["PORT"], db["NAME"]) == ("app", "p@ss", "db.example", "5433", "interviews")
-    assert db["OPTIONS"] == {"sslmode": "require"}
+    assert db["OPTIONS"]["sslmode"] == "require"
+    assert db["OPTIONS"]["pool"]["max_size"] == 20  # pooled, so CONN_MAX_AGE stays 0
+    assert db["CONN_MAX_AGE"] == 0
 
 
 def test_it_refuses_other_database_schemes():

@@ -105,6 +105,9 @@ class TranscriptRecord:
 
 
 class _Server(ThreadingHTTPServer):
+    # socketserver's default backlog of 5 drops bursts of connections, and
+    # the client's SYN retries then add whole seconds to a benchmark.
+    request_queue_size = 1024
     daemon_threads = True
     allow_reuse_address = True
 

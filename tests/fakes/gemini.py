@@ -146,6 +146,9 @@ def _words(text):
 
 
 class _Server(ThreadingHTTPServer):
+    # socketserver's default backlog of 5 drops bursts of connections, and
+    # the client's SYN retries then add whole seconds to a benchmark.
+    request_queue_size = 1024
     daemon_threads = True
     allow_reuse_address = True
 

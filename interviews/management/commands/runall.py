@@ -28,7 +28,7 @@ class Command(BaseCommand):
         python = sys.executable
         qcluster = [python, "manage.py", "qcluster"]
         commands = {
-            "web": ([python, "-m", "daphne", "-b", host, "-p", str(port), "interviewer.asgi:application"], {}),
+            "web": ([python, "-m", "daphne", "-e", f"tcp:port={port}:interface={host}:backlog=1024", "interviewer.asgi:application"], {}),
             "worker": (qcluster, {}),
             "worker_stt": (qcluster, {"Q_CLUSTER_NAME": "stt"}),
             "worker_tts": (qcluster, {"Q_CLUSTER_NAME": "tts"}),
