@@ -1,4 +1,6 @@
+import asyncio
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "interviewer.settings")
 
@@ -11,6 +13,8 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from django.conf import settings  # noqa: E402
+
 from interviewer.routing import websocket_urlpatterns  # noqa: E402
 from interviews.engine import warm_up  # noqa: E402
 from speech.warmup import warm_up_in_background  # noqa: E402
@@ -18,9 +22,28 @@ from speech.warmup import warm_up_in_background  # noqa: E402
 warm_up()
 warm_up_in_background()
 
-application = ProtocolTypeRouter(
+def with_thread_pool(app):
+    """Give the event loop a thread pool sized by ASYNC_THREADS on the first
+    call. Every database call of a turn, and blocking parts of the model SDKs,
+    run on the loop's default pool, which asyncio sizes at cpu_count + 4 (6
+    threads here): far too few for hundreds of concurrent interviews."""
+    configured = False
+
+    async def wrapped(scope, receive, send):
+        nonlocal configured
+        if not configured:
+            configured = True
+            asyncio.get_running_loop().set_default_executor(
+                ThreadPoolExecutor(max_workers=settings.ASYNC_THREADS, thread_name_prefix="asyncio")
+            )
+        return await app(scope, receive, send)
+
+    return wrapped
+
+
+application = with_thread_pool(ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
-)
+))

@@ -49,15 +49,16 @@ def database_from_url(url):
         "PASSWORD": unquote(parts.password or ""),
         "HOST": parts.hostname or "",
         "PORT": str(parts.port or ""),
-        # Connections come from a pool (psycopg_pool, Django's "pool" option):
-        # Django "closes" a connection after every request and every
-        # database_sync_to_async call, and the pool makes that a cheap return
-        # instead of a new PostgreSQL connection each time. CONN_MAX_AGE must
-        # stay 0 with a pool.
+        # With DB_POOL, connections come from a pool (psycopg_pool, Django's
+        # "pool" option): Django "closes" a connection after every request and
+        # every database_sync_to_async call, and the pool makes that a cheap
+        # return instead of a new connection. CONN_MAX_AGE must stay 0.
         "CONN_MAX_AGE": 0,
         "OPTIONS": options,
     }
-    if envbool("DB_POOL", "true"):
+    # Off by default: django-q2 forks its workers, and forked processes must
+    # not share a pool's sockets. Turn it on for web (daphne) processes only.
+    if envbool("DB_POOL", "false"):
         options["pool"] = {
             "min_size": envint("DB_POOL_MIN_SIZE", 2),
             "max_size": envint("DB_POOL_MAX_SIZE", 20),
@@ -262,6 +263,8 @@ INTERVIEW_LLM_TIMEOUT = envfloat("INTERVIEW_LLM_TIMEOUT", 30)
 INTERVIEW_LLM_RETRIES = envint("INTERVIEW_LLM_RETRIES", 3)
 INTERVIEW_LLM_TEMPERATURE = envfloat("INTERVIEW_LLM_TEMPERATURE", 0.7)
 # A turn being generated holds a lease; after this, another process may retry it.
+# Threads for blocking work (database calls, SDK internals) per web process.
+ASYNC_THREADS = envint("ASYNC_THREADS", 64)
 INTERVIEW_TURN_LEASE_SECONDS = envint("INTERVIEW_TURN_LEASE_SECONDS", 30)
 # Pause between streamed words of the local engine, so text appears as typed.
 INTERVIEW_LOCAL_STREAM_DELAY = envfloat("INTERVIEW_LOCAL_STREAM_DELAY", 0.02)

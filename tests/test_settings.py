@@ -3,7 +3,8 @@ import pytest
 from interviewer.settings import database_from_url, envbool
 
 
-def test_it_parses_a_postgres_url():
+def test_it_parses_a_postgres_url(monkeypatch):
+    monkeypatch.setenv("DB_POOL", "true")
     db = database_from_url("postgres://app:p%40ss@db.example:5433/interviews?sslmode=require")
     assert db["ENGINE"] == "django.db.backends.postgresql"
     assert (db["USER"], db["PASSWORD"], db["HOST"], db["PORT"], db["NAME"]) == ("app", "p@ss", "db.example", "5433", "interviews")
