@@ -70,3 +70,23 @@ def staff(db):
 def owner_client(client, owner):
     client.force_login(owner)
     return client
+
+
+@pytest.fixture(autouse=True)
+def fresh_provider_caps():
+    """Cap slots live in Redis when REDIS_URL is set, beyond any test's
+    transaction: clear them so one test's stream cannot hold another's slot.
+    (The suite's Redis is a throwaway instance started by `make test`.)"""
+    from django.conf import settings
+
+    if settings.REDIS_URL:
+        import redis
+
+        from speech.caps import REDIS_KEY_PREFIX
+
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        keys = list(client.scan_iter(match=REDIS_KEY_PREFIX + "*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
+    yield
