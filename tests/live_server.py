@@ -388,26 +388,27 @@ class LiveServer:
             pass
 
     def _wait_until_up(self):
-        deadline = time.monotonic() + self.startup_timeout
-        probe = self.url_for("/accounts/login/")
+        self.wait_for_http(self.url_for("/accounts/login/"), self.startup_timeout)
+
+    def wait_for_http(self, url, timeout):
+        """Until `url` answers (any status below 500), checking that no app process died."""
+        deadline = time.monotonic() + timeout
         last_error = None
         while time.monotonic() < deadline:
             self.check_alive()
             try:
-                with urllib.request.urlopen(probe, timeout=2) as response:
+                with urllib.request.urlopen(url, timeout=2) as response:
                     response.read()
                 break
             except urllib.error.HTTPError as exc:
                 # It answered; a 500 would show in every test, so say so now.
                 if exc.code >= 500:
-                    raise LiveServerError(f"GET {probe} answered {exc.code}\n{self.logs()}") from None
+                    raise LiveServerError(f"GET {url} answered {exc.code}\n{self.logs()}") from None
                 break
             except (urllib.error.URLError, OSError) as exc:
                 last_error = exc
                 time.sleep(0.1)
         else:
-            raise LiveServerError(
-                f"the app did not answer on {self.url} within {self.startup_timeout} s ({last_error})\n{self.logs()}"
-            )
+            raise LiveServerError(f"{url} did not answer within {timeout} s ({last_error})\n{self.logs()}")
         time.sleep(0.2)
         self.check_alive()

@@ -19,15 +19,13 @@ import os
 import re
 import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 import pytest
 
-from tests.live_server import LiveServer, LiveServerError, _setting_from_env, free_port
+from tests.live_server import LiveServer, _setting_from_env, free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -63,26 +61,6 @@ def require_services():
         pytest.skip(reason)
 
 
-def wait_for_http(server, url, timeout=60):
-    """Until `url` answers (any status below 500), checking that no app process died."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        server.check_alive()
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                response.read()
-            return
-        except urllib.error.HTTPError as exc:
-            if exc.code >= 500:
-                raise LiveServerError(f"GET {url} answered {exc.code}\n{server.logs()}") from None
-            return
-        except (urllib.error.URLError, OSError) as exc:
-            last = exc
-            time.sleep(0.1)
-    raise LiveServerError(f"{url} did not answer within {timeout} s ({last})\n{server.logs()}")
-
-
 class TwoWebLiveServer(LiveServer):
     """LiveServer plus a second daphne ("web_b") on its own port, with the very
     same environment: same database, same REDIS_URL, same CHANNELS_PREFIX and
@@ -103,7 +81,7 @@ class TwoWebLiveServer(LiveServer):
             self._spawn(
                 "web_b", [sys.executable, "-m", "daphne", "-b", self.host, "-p", str(self.port_b), self.asgi_app]
             )
-            wait_for_http(self, self.url_b + "/accounts/login/", timeout=self.startup_timeout)
+            self.wait_for_http(self.url_b + "/accounts/login/", self.startup_timeout)
         except BaseException:
             self.stop()
             raise
