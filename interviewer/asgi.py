@@ -10,6 +10,7 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.layers import get_channel_layer  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
@@ -21,6 +22,8 @@ from speech.warmup import warm_up_in_background  # noqa: E402
 
 warm_up()
 warm_up_in_background()
+# The channel layer's backend is imported on first use; import it now.
+get_channel_layer()
 
 def with_thread_pool(app):
     """Give the event loop a thread pool sized by ASYNC_THREADS on the first

@@ -319,6 +319,25 @@ async def test_it_parses_coach_output_clamps_scores_and_validates_evidence(fake_
     assert "costs fell by 30%" in req.prompt and '"words": 60' in req.prompt
 
 
+async def test_it_builds_the_coach_schema_once_and_sends_it_on_every_call(fake_gemini, monkeypatch):
+    engine = LLMEngine(MODEL)
+    built = []
+    original = type(engine.model).with_structured_output
+
+    def counting(self, *args, **kwargs):
+        built.append(args[0] if args else kwargs.get("schema"))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(engine.model), "with_structured_output", counting)
+    for _ in range(3):
+        fake_gemini.script(json=coach_json())
+        await engine.coach(make_ctx(), "Q?", ANSWER, {})
+
+    assert len(built) == 1
+    assert len(fake_gemini.requests) == 3
+    assert all("role_fit" in str(r.generation_config) for r in fake_gemini.requests)
+
+
 async def test_it_retries_server_errors_for_the_coach(fake_gemini):
     fake_gemini.fail(500)
     fake_gemini.fail(503)

@@ -42,5 +42,8 @@ def warm_up():
 
     try:
         LLMEngine(settings.INTERVIEW_LLM).model
+        # The SDKs' HTTP clients import their async backend on first use:
+        # ~70 ms of one candidate's first turn, paid here instead.
+        import anyio._backends._asyncio  # noqa: F401
     except Exception:  # reported properly on first use
         pass

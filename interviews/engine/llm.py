@@ -468,6 +468,9 @@ class LLMEngine:
         self._model = model
         # The metrics label: "google_genai" for "google_genai:gemini-2.5-flash".
         self.provider = name.split(":", 1)[0] or "llm"
+        # with_structured_output rebuilds the schema's JSON schema on every
+        # call (several ms of CPU per coach call); build each once.
+        self._structured_runnables = {}
 
     # ----- the chat model -----
 
@@ -618,10 +621,7 @@ class LLMEngine:
         and `convert` decides; a reply it cannot use (BadOutput) is retried.
         """
         model = self._model_or_error(usage)
-        try:
-            runnable = model.with_structured_output(schema, method="json_schema", include_raw=True)
-        except (NotImplementedError, TypeError, ValueError):
-            runnable = None  # e.g. fake models: ask for JSON in the prompt and parse the text
+        runnable = self._structured_runnable(model, schema)
 
         async def once():
             async with asyncio.timeout(self._timeout):
@@ -644,6 +644,15 @@ class LLMEngine:
             return convert(data)
 
         return await self._retrying(once, usage, "structured call")
+
+    def _structured_runnable(self, model, schema):
+        if schema not in self._structured_runnables:
+            try:
+                runnable = model.with_structured_output(schema, method="json_schema", include_raw=True)
+            except (NotImplementedError, TypeError, ValueError):
+                runnable = None  # e.g. fake models: ask for JSON in the prompt and parse the text
+            self._structured_runnables[schema] = runnable
+        return self._structured_runnables[schema]
 
     async def _retrying(self, once, usage, what):
         attempt = 0
