@@ -5,6 +5,22 @@ from django.core.checks import Error, Warning, register
 
 
 @register()
+def web_processes(app_configs, **kwargs):
+    """Several web processes share interview events through the channel layer: not the in-memory one."""
+    if settings.WEB_PROCESSES < 1:
+        return [Error("WEB_PROCESSES must be at least 1.", id="interviewer.E003")]
+    if settings.WEB_PROCESSES > 1 and settings.CHANNEL_LAYERS["default"]["BACKEND"].endswith("InMemoryChannelLayer"):
+        return [
+            Error(
+                f"WEB_PROCESSES is {settings.WEB_PROCESSES}, but the in-memory channel layer only works in one process.",
+                hint="Set REDIS_URL, or WEB_PROCESSES=1.",
+                id="interviewer.E003",
+            )
+        ]
+    return []
+
+
+@register()
 def production_settings(app_configs, **kwargs):
     if settings.DEBUG:
         return []

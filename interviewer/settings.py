@@ -262,9 +262,12 @@ INTERVIEW_LLM_BASE_URL = envget("INTERVIEW_LLM_BASE_URL")  # a proxy, or a fake 
 INTERVIEW_LLM_TIMEOUT = envfloat("INTERVIEW_LLM_TIMEOUT", 30)
 INTERVIEW_LLM_RETRIES = envint("INTERVIEW_LLM_RETRIES", 3)
 INTERVIEW_LLM_TEMPERATURE = envfloat("INTERVIEW_LLM_TEMPERATURE", 0.7)
-# A turn being generated holds a lease; after this, another process may retry it.
 # Threads for blocking work (database calls, SDK internals) per web process.
 ASYNC_THREADS = envint("ASYNC_THREADS", 64)
+# `manage.py runall` (and so `make run`) starts this many daphne processes on
+# one socket: one per CPU core uses the machine. More than one needs Redis.
+WEB_PROCESSES = envint("WEB_PROCESSES", 1)
+# A turn being generated holds a lease; after this, another process may retry it.
 INTERVIEW_TURN_LEASE_SECONDS = envint("INTERVIEW_TURN_LEASE_SECONDS", 30)
 # Pause between streamed words of the local engine, so text appears as typed.
 INTERVIEW_LOCAL_STREAM_DELAY = envfloat("INTERVIEW_LOCAL_STREAM_DELAY", 0.02)

@@ -73,6 +73,46 @@ def _with_path(url, path):
     return urlunparse(urlparse(url)._replace(path=path))
 
 
+def require_services():
+    """Skip without PostgreSQL + Redis; fail instead under CI=true with REQUIRE_SERVICES=true."""
+    import pytest
+
+    missing = []
+    if not _setting_from_env("DATABASE_URL", os.environ).startswith(("postgres://", "postgresql://")):
+        missing.append("DATABASE_URL does not point at PostgreSQL")
+    if not _setting_from_env("REDIS_URL", os.environ):
+        missing.append("REDIS_URL is not set")
+    if missing:
+        reason = "; ".join(missing) + " (run with scripts/test-with-services.sh)"
+        if os.environ.get("CI") == "true" and os.environ.get("REQUIRE_SERVICES") == "true":
+            pytest.fail(f"{reason} — CI=true and REQUIRE_SERVICES=true: a missing service fails the run", pytrace=False)
+        pytest.skip(reason)
+
+
+def wait_for_http(url, timeout, check_alive=lambda: None, logs=lambda: ""):
+    """Until `url` answers (any status below 500); check_alive() raises if the server died."""
+    deadline = time.monotonic() + timeout
+    last_error = None
+    while time.monotonic() < deadline:
+        check_alive()
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                response.read()
+            break
+        except urllib.error.HTTPError as exc:
+            # It answered; a 500 would show in every test, so say so now.
+            if exc.code >= 500:
+                raise LiveServerError(f"GET {url} answered {exc.code}\n{logs()}") from None
+            break
+        except (urllib.error.URLError, OSError) as exc:
+            last_error = exc
+            time.sleep(0.1)
+    else:
+        raise LiveServerError(f"{url} did not answer within {timeout} s ({last_error})\n{logs()}")
+    time.sleep(0.2)
+    check_alive()
+
+
 class LiveServer:
     """The app's web and worker processes on a fresh database.
 
@@ -91,6 +131,11 @@ class LiveServer:
         keep_tmp: keep the temporary directory (database, logs) after stop.
         host: the address daphne binds to.
         asgi_app: the ASGI application daphne serves ("module:attribute").
+        web_processes: how many daphne processes serve the port. One binds it
+            itself; more share a socket bound here, as `manage.py runall`
+            does (processes "web", "web2", …).
+        web_env: extra environment variables for the web processes only
+            (e.g. {"DB_POOL": "true"}, as the Procfile sets).
     """
 
     ALL_CLUSTERS = ("default", "stt", "tts")  # as in the Procfile
@@ -105,8 +150,12 @@ class LiveServer:
         keep_tmp=False,
         host="127.0.0.1",
         asgi_app="interviewer.asgi:application",
+        web_processes=1,
+        web_env=None,
     ):
         self.extra_env = dict(env or {})
+        self.web_processes = web_processes
+        self.web_env = dict(web_env or {})
         self.asgi_app = asgi_app
         self.clusters = tuple(clusters)
         self.startup_timeout = startup_timeout
@@ -144,7 +193,7 @@ class LiveServer:
             self.port = free_port(self.host)
             self.env = self._environment()
             self._release()
-            self._spawn("web", [sys.executable, "-m", "daphne", "-e", f"tcp:port={self.port}:interface={self.host}:backlog=1024", self.asgi_app])
+            self._start_web()
             for cluster in self.clusters:
                 name = "worker" if cluster == "default" else f"worker_{cluster}"
                 env = None if cluster == "default" else {**self.env, "Q_CLUSTER_NAME": cluster}
@@ -365,7 +414,18 @@ class LiveServer:
         if result.returncode != 0:
             raise LiveServerError(f"manage.py {name} failed with code {result.returncode}\n{self.logs()}")
 
-    def _spawn(self, name, command, env=None):
+    def _start_web(self):
+        env = {**self.env, **self.web_env}
+        if self.web_processes == 1:
+            self._spawn("web", [sys.executable, "-m", "daphne", "-e", f"tcp:port={self.port}:interface={self.host}:backlog=1024", self.asgi_app], env=env)
+            return
+        from interviewer.webserver import daphne_command, listen
+
+        with listen(self.host, self.port) as listener:
+            for i in range(self.web_processes):
+                self._spawn(f"web{i + 1}" if i else "web", daphne_command(listener, self.asgi_app), env=env, pass_fds=(listener.fileno(),))
+
+    def _spawn(self, name, command, env=None, pass_fds=()):
         log = self.tmpdir / f"{name}.log"
         self._logs[name] = log
         with log.open("wb") as out:
@@ -377,6 +437,7 @@ class LiveServer:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                pass_fds=pass_fds,
             )
 
     @staticmethod
@@ -392,23 +453,4 @@ class LiveServer:
 
     def wait_for_http(self, url, timeout):
         """Until `url` answers (any status below 500), checking that no app process died."""
-        deadline = time.monotonic() + timeout
-        last_error = None
-        while time.monotonic() < deadline:
-            self.check_alive()
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    response.read()
-                break
-            except urllib.error.HTTPError as exc:
-                # It answered; a 500 would show in every test, so say so now.
-                if exc.code >= 500:
-                    raise LiveServerError(f"GET {url} answered {exc.code}\n{self.logs()}") from None
-                break
-            except (urllib.error.URLError, OSError) as exc:
-                last_error = exc
-                time.sleep(0.1)
-        else:
-            raise LiveServerError(f"{url} did not answer within {timeout} s ({last_error})\n{self.logs()}")
-        time.sleep(0.2)
-        self.check_alive()
+        wait_for_http(url, timeout, check_alive=self.check_alive, logs=self.logs)

@@ -15,7 +15,6 @@ REQUIRE_SERVICES=true, where a missing service fails the test.
 
 import asyncio
 import json
-import os
 import re
 import sys
 import time
@@ -25,7 +24,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests.live_server import LiveServer, _setting_from_env, free_port
+from tests.live_server import LiveServer, free_port, require_services
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -45,20 +44,6 @@ ANSWERS = [
     "I prioritise with impact and effort. Last quarter I had three urgent requests; I asked each owner for "
     "the deadline and cost of delay, agreed an order with my manager, and delivered all three in a month.",
 ]
-
-
-def require_services():
-    """Skip without PostgreSQL + Redis; fail instead under CI=true with REQUIRE_SERVICES=true."""
-    missing = []
-    if not _setting_from_env("DATABASE_URL", os.environ).startswith(("postgres://", "postgresql://")):
-        missing.append("DATABASE_URL does not point at PostgreSQL")
-    if not _setting_from_env("REDIS_URL", os.environ):
-        missing.append("REDIS_URL is not set")
-    if missing:
-        reason = "; ".join(missing) + " (run with scripts/test-with-services.sh)"
-        if os.environ.get("CI") == "true" and os.environ.get("REQUIRE_SERVICES") == "true":
-            pytest.fail(f"{reason} — CI=true and REQUIRE_SERVICES=true: a missing service fails the run", pytrace=False)
-        pytest.skip(reason)
 
 
 class TwoWebLiveServer(LiveServer):

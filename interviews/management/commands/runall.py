@@ -1,8 +1,10 @@
 """Serve the whole app from one command: daphne plus the django-q2 clusters
 (the default one, and `stt` and `tts` for speech work).
 
-`make run` uses this. With the embedded defaults (in-memory channel layer) it
-must be a single web process; in production, run the Procfile's processes.
+`make run` uses this. WEB_PROCESSES daphne processes share one listening
+socket (see interviewer/webserver.py); with the embedded defaults (in-memory
+channel layer) that must be one. On a platform that runs the Procfile, it
+scales the web processes instead.
 """
 
 import os
@@ -11,8 +13,11 @@ import subprocess
 import sys
 import time
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+
+from interviewer import webserver
 
 
 class Command(BaseCommand):
@@ -27,15 +32,24 @@ class Command(BaseCommand):
         call_command("setup_schedules", verbosity=0)
         python = sys.executable
         qcluster = [python, "manage.py", "qcluster"]
+        # Bound here, once: every web process accepts from this socket.
+        listener = webserver.listen(host, port)
+        web = webserver.daphne_command(listener)
         commands = {
-            "web": ([python, "-m", "daphne", "-e", f"tcp:port={port}:interface={host}:backlog=1024", "interviewer.asgi:application"], {}),
+            # A PostgreSQL pool for web processes only, as in the Procfile:
+            # django-q2 forks its workers, which must not share one.
+            **{f"web{i + 1}" if i else "web": (web, {"DB_POOL": os.environ.get("DB_POOL", "true")}) for i in range(settings.WEB_PROCESSES)},
             "worker": (qcluster, {}),
             "worker_stt": (qcluster, {"Q_CLUSTER_NAME": "stt"}),
             "worker_tts": (qcluster, {"Q_CLUSTER_NAME": "tts"}),
         }
         # Q_CLUSTER_NAME picks a worker's queue; only the speech workers get one.
-        base_env = {k: v for k, v in os.environ.items() if k != "Q_CLUSTER_NAME"}
-        processes = {name: subprocess.Popen(cmd, env={**base_env, **env}) for name, (cmd, env) in commands.items()}
+        base_env = {k: v for k, v in os.environ.items() if k not in ("Q_CLUSTER_NAME", "DB_POOL")}
+        processes = {
+            name: subprocess.Popen(cmd, env={**base_env, **env}, pass_fds=(listener.fileno(),) if cmd is web else ())
+            for name, (cmd, env) in commands.items()
+        }
+        listener.close()  # the web processes hold it now
         self.stdout.write(self.style.SUCCESS(f"Interviewer is running on http://{host}:{port}/  (Ctrl+C to stop)"))
         stopping = False
 

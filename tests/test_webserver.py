@@ -1,0 +1,148 @@
+"""Several web processes on one port: `manage.py runall` with WEB_PROCESSES.
+
+The check refuses more than one web process on the in-memory channel layer
+(events of an interview would stay in the process that made them). With Redis,
+runall binds the port once and every daphne accepts from that very socket.
+"""
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+from django.core.checks import Error
+
+from interviewer import checks
+from tests.live_server import PROJECT_DIR, free_port, require_services, wait_for_http
+
+
+def test_several_web_processes_need_a_shared_channel_layer(settings):
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    settings.WEB_PROCESSES = 2
+    (problem,) = checks.web_processes(None)
+    assert isinstance(problem, Error) and problem.id == "interviewer.E003"
+    assert "REDIS_URL" in problem.hint
+
+    settings.WEB_PROCESSES = 1
+    assert checks.web_processes(None) == []
+    settings.WEB_PROCESSES = 0
+    assert [p.id for p in checks.web_processes(None)] == ["interviewer.E003"]
+
+
+def test_several_web_processes_on_redis_pass_the_check(settings):
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {}}}
+    settings.WEB_PROCESSES = 2
+    assert checks.web_processes(None) == []
+
+
+def _children(pid):
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == pid:
+            found.append((int(entry), cmdline))
+    return found
+
+
+def _listening_inode(port):
+    """The inode of the socket listening on 127.0.0.1:port, from /proc/net/tcp."""
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state == "0A" and int(local.split(":")[1], 16) == port:
+                return inode
+    return None
+
+
+def _socket_inodes(pid):
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:[") : -1])
+    return inodes
+
+
+@pytest.mark.redis
+def test_runall_serves_one_port_from_several_web_processes_and_stops_them_all(tmp_path):
+    require_services()
+    token = secrets.token_hex(4)
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "Q_CLUSTER_NAME", "Q_SYNC")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="interviewer.settings",
+        SQLITE_PATH=str(tmp_path / "db.sqlite3"),
+        MEDIA_ROOT=str(tmp_path / "media"),
+        CHANNELS_PREFIX=f"runall-{token}-ch",
+        CACHE_PREFIX=f"runall-{token}-cache",
+        WEB_PROCESSES="2",
+        DEBUG="true",
+        INTERVIEW_LLM="local",
+        HF_HUB_OFFLINE="1",
+        PYTHONUNBUFFERED="1",
+    )
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=PROJECT_DIR, env=env, check=True)
+    port = free_port()
+    log = (tmp_path / "runall.log").open("wb")
+    runall = subprocess.Popen(
+        [sys.executable, "manage.py", "runall", "--port", str(port)],
+        cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        def check_alive():
+            if runall.poll() is not None:
+                raise AssertionError(f"runall exited {runall.returncode}:\n{(tmp_path / 'runall.log').read_text()}")
+
+        wait_for_http(f"http://127.0.0.1:{port}/healthz", 90, check_alive=check_alive)
+        webs = [pid for pid, cmd in _children(runall.pid) if "daphne" in cmd]
+        workers = [pid for pid, cmd in _children(runall.pid) if "qcluster" in cmd]
+        assert len(webs) == 2 and len(workers) == 3, _children(runall.pid)
+        # Both daphne processes hold the one listening socket: either may accept.
+        listening = _listening_inode(port)
+        assert listening is not None
+        assert all(listening in _socket_inodes(pid) for pid in webs)
+        for _ in range(10):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+                assert response.status == 200
+
+        runall.send_signal(signal.SIGTERM)
+        assert runall.wait(timeout=30) == 0
+        for pid in webs + workers:
+            assert not os.path.exists(f"/proc/{pid}") or _is_zombie(pid), f"process {pid} outlived runall"
+    finally:
+        if runall.poll() is None:
+            os.killpg(runall.pid, signal.SIGKILL)
+            runall.wait(timeout=10)
+        _clean_redis(env)
+
+
+def _is_zombie(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def _clean_redis(env):
+    import redis
+
+    client = redis.Redis.from_url(env["REDIS_URL"])
+    for prefix in (env["CHANNELS_PREFIX"], env["CACHE_PREFIX"]):
+        keys = list(client.scan_iter(f"*{prefix}*"))
+        if keys:
+            client.delete(*keys)
