@@ -130,10 +130,22 @@ class Interview(models.Model):
     def duration_seconds(self):
         return self.duration_minutes * 60
 
+    def _prefetched_turns(self):
+        """The turns, if prefetched (see turns.room_fragments): the room's
+        templates then ask all their questions of one query."""
+        cached = getattr(self, "_prefetched_objects_cache", {}).get("turns")
+        return None if cached is None else list(cached)
+
     def last_turn(self):
+        known = self._prefetched_turns()
+        if known is not None:
+            return max(known, key=lambda t: t.index, default=None)
         return self.turns.order_by("-index").first()
 
     def main_questions_asked(self):
+        known = self._prefetched_turns()
+        if known is not None:
+            return sum(1 for t in known if t.kind in Turn.MAIN_QUESTION_KINDS)
         return self.turns.filter(kind__in=Turn.MAIN_QUESTION_KINDS).count()
 
     def awaiting_answer(self):

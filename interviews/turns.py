@@ -14,6 +14,7 @@ import time
 
 from channels.db import database_sync_to_async as _database_sync_to_async
 from channels.layers import get_channel_layer
+from django.db.models import Prefetch, prefetch_related_objects
 from django.template.loader import render_to_string
 
 from interviewer import metrics
@@ -120,17 +121,21 @@ def room_fragments(interview, turn=None, all_turns=False):
     """The HTML the room swaps in after a change: progress, answer area, and a turn
     (or, for a socket that has just (re)connected, every turn, so nothing missed
     while it was away stays missing)."""
+    if "turns" not in getattr(interview, "_prefetched_objects_cache", {}):
+        # One query for the turns; the templates' counts and "last turn" use it.
+        prefetch_related_objects([interview], Prefetch("turns", queryset=Turn.objects.select_related("feedback").order_by("index")))
     fragments = {
         "progress": render_to_string("interviews/partials/progress.html", {"interview": interview}),
         "answer_area": render_to_string("interviews/partials/answer_area.html", {"interview": interview}),
     }
     if turn is not None:
+        turn = next((t for t in interview.turns.all() if t.pk == turn.pk), turn)  # with its feedback loaded
         fragments["turn_index"] = turn.index
         fragments["turn"] = render_to_string("interviews/partials/turn.html", {"turn": turn, "interview": interview})
     if all_turns:
         fragments["turns"] = [
             {"index": t.index, "html": render_to_string("interviews/partials/turn.html", {"turn": t, "interview": interview})}
-            for t in interview.turns.select_related("feedback").order_by("index")
+            for t in interview.turns.all()
         ]
     return fragments
 
