@@ -7,6 +7,7 @@ Traffic goes to the given base URL only (127.0.0.1 in benchmarks and tests).
 
 import asyncio
 import json
+import random
 import re
 import time
 from dataclasses import dataclass, field
@@ -50,6 +51,9 @@ class Result:
 
 
 class Candidate:
+    """think_time: seconds between a question and the answer, or (low, high)
+    for a uniformly random time per answer, as real candidates take."""
+
     def __init__(self, base_url, session_cookie, marker, think_time=0.0, questions=3, answer_texts=ANSWERS):
         self.base_url = base_url.rstrip("/")
         self.cookies = {"sessionid": session_cookie}
@@ -98,44 +102,68 @@ class Candidate:
         url = f"ws://{host}/ws/interviews/{interview_id}/"
         started = time.perf_counter()
         async with websockets.connect(url, additional_headers=headers, max_size=2**22, open_timeout=30) as ws:
-            timing = None
+            self.timing = None  # the turn in progress, set when its answer is sent
             answered = 0
-            while True:
-                message = json.loads(await ws.recv())
-                self._check_leak(message)
-                event = message.get("event")
-                now = time.perf_counter()
-                if event == "turn.token" and timing is not None and timing.first_token is None:
-                    timing.first_token = now
-                elif event == "turn.failed":
-                    self.result.errors.append(message.get("message", "turn failed"))
-                    return
-                elif event == "turn.done":
-                    if timing is None:
-                        self.result.intro_seconds = now - started
-                    else:
-                        timing.done = now
-                        self.result.turns.append(timing)
-                    if "This interview has ended" in message.get("answer_area", ""):
+            answering = None  # the task thinking, then posting the next answer
+            receiving = None
+            try:
+                while True:
+                    # The socket is read while an answer is being posted, so a
+                    # token that arrives before the POST's response is timed
+                    # when it arrives, not when the POST returns.
+                    receiving = receiving or asyncio.ensure_future(ws.recv())
+                    waiting = {receiving} | ({answering} if answering and not answering.done() else set())
+                    done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                    if answering in done:
+                        answering.result()  # raises if the answer was refused
+                    if receiving not in done:
+                        continue
+                    message = json.loads(receiving.result())
+                    receiving = None
+                    now = time.perf_counter()
+                    self._check_leak(message)
+                    event = message.get("event")
+                    timing = self.timing
+                    if event == "turn.token" and timing is not None and timing.first_token is None:
+                        timing.first_token = now
+                    elif event == "turn.failed":
+                        self.result.errors.append(message.get("message", "turn failed"))
+                        return
+                    elif event == "turn.done":
+                        if timing is None:
+                            self.result.intro_seconds = now - started
+                        else:
+                            timing.done = now
+                            self.result.turns.append(timing)
+                            self.timing = None
+                        if "This interview has ended" in message.get("answer_area", ""):
+                            self.result.completed = True
+                            return
+                        answering = asyncio.ensure_future(self._answer(http, csrf, interview_id, message["turn_index"], answered))
+                        answered += 1
+                    elif event == "interview.completed":
                         self.result.completed = True
                         return
-                    if self.think_time:
-                        await asyncio.sleep(self.think_time)
-                    text = f"{self.answers[answered % len(self.answers)]} ({self.marker})"
-                    timing = TurnTiming(submitted=time.perf_counter())
-                    response = await http.post(
-                        f"/interviews/{interview_id}/answer/",
-                        data={"answer": text, "after_index": message["turn_index"], "csrfmiddlewaretoken": csrf},
-                        headers={"HX-Request": "true", "X-CSRFToken": csrf},
-                    )
-                    timing.posted = time.perf_counter()
-                    if response.status_code != 200 or "error-box" in response.text:
-                        raise RuntimeError(f"answer refused: {response.status_code} {response.text[:200]}")
-                    self._check_leak({"html": response.text})
-                    answered += 1
-                elif event == "interview.completed":
-                    self.result.completed = True
-                    return
+            finally:
+                for task in (receiving, answering):
+                    if task is not None and not task.done():
+                        task.cancel()
+
+    async def _answer(self, http, csrf, interview_id, after_index, answered):
+        think = random.uniform(*self.think_time) if isinstance(self.think_time, tuple) else self.think_time
+        if think:
+            await asyncio.sleep(think)
+        text = f"{self.answers[answered % len(self.answers)]} ({self.marker})"
+        timing = self.timing = TurnTiming(submitted=time.perf_counter())
+        response = await http.post(
+            f"/interviews/{interview_id}/answer/",
+            data={"answer": text, "after_index": after_index, "csrfmiddlewaretoken": csrf},
+            headers={"HX-Request": "true", "X-CSRFToken": csrf},
+        )
+        timing.posted = time.perf_counter()
+        if response.status_code != 200 or "error-box" in response.text:
+            raise RuntimeError(f"answer refused: {response.status_code} {response.text[:200]}")
+        self._check_leak({"html": response.text})
 
     def _check_leak(self, message):
         for found in MARKER.findall(json.dumps(message)):

@@ -7,7 +7,7 @@ and writes bench/RESULTS.md and bench/results.json.
 
     python -m bench.run                 # every figure
     python -m bench.run --quick         # small loads, for a smoke run
-    python -m bench.run --only turns    # one figure (turns, prototype, ttft, memory)
+    python -m bench.run --only turns    # some figures: turns, prototype, relay, voice, caps, streams, memory
 """
 
 import argparse
@@ -32,6 +32,13 @@ from tests.live_server import LiveServer  # noqa: E402
 
 MODEL_LATENCY = 0.3  # seconds the fake model takes to answer every call
 LOAD_PROCESSES = 2  # processes driving the simulated candidates
+WEB_PROCESSES = 2  # daphne processes on one socket, one per core (as `runall` with WEB_PROCESSES=2)
+# The turn-overhead figure: candidates take 20-40 s to answer (a short spoken
+# answer; real ones take longer), arrive at 20 a second, and answer 5 questions,
+# so every interview is open at once for most of the run.
+THINK_SECONDS = (20.0, 40.0)
+ARRIVALS_PER_SECOND = 20
+TURN_QUESTIONS = 5
 
 
 def percentiles(values):
@@ -111,9 +118,12 @@ async def _candidates(url, sessions, think_time, questions, stagger):
         Candidate(url, key, f"CANDIDATE-{uuid.uuid4().hex[:8]}", think_time=think_time, questions=questions)
         for key in sessions
     ]
+    # Time enough for the slowest candidate's thinking, plus two minutes of turns.
+    longest_think = max(think_time) if isinstance(think_time, tuple) else think_time
+    timeout = 120 + (questions + 1) * longest_think + len(sessions) * stagger
     tasks = []
     for c in candidates:
-        tasks.append(asyncio.create_task(c.run(timeout=180)))
+        tasks.append(asyncio.create_task(c.run(timeout=timeout)))
         if stagger:
             await asyncio.sleep(stagger)
     return await asyncio.gather(*tasks)
@@ -197,6 +207,20 @@ async def memory_per_socket(server, sessions, count):
             "kb_per_socket": round((after - before) * 1024 / count, 1)}
 
 
+def web_server(env, web_processes=WEB_PROCESSES):
+    """The app as deployed on this machine: web processes with the PostgreSQL pool, as the Procfile and runall run them."""
+    return LiveServer(env=env, web_processes=web_processes, web_env={"DB_POOL": "true"})
+
+
+def raise_file_limit():
+    """Hundreds of candidates hold two sockets each: allow as many files as the system does."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def server_env(static_root):
     return {
         "DEBUG": "false",
@@ -218,6 +242,7 @@ def main():
     parser.add_argument("--only", default="")
     parser.add_argument("--loads", default="")
     args = parser.parse_args()
+    raise_file_limit()
     only = set(filter(None, args.only.split(",")))
     loads = [int(x) for x in args.loads.split(",") if x] or ([10, 50] if args.quick else [50, 200, 500, 1000])
     results = {"machine": machine(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "commit": commit(),
@@ -232,7 +257,7 @@ def main():
         if not only or "prototype" in only:
             figure = {}
             for n in ([10] if args.quick else [10, 50]):
-                with LiveServer(env=env) as server:
+                with web_server(env) as server:
                     sessions = make_sessions(server, n)
                     outcome = run_candidates_spread(server, sessions, think_time=0, questions=5, stagger=0)
                     figure[str(n)] = summarise(outcome, MODEL_LATENCY)
@@ -241,12 +266,16 @@ def main():
         if not only or "turns" in only:
             figure = {}
             for n in loads:
-                with LiveServer(env=env) as server:
+                with web_server(env) as server:
                     sessions = make_sessions(server, n)
-                    outcome = run_candidates_spread(server, sessions, think_time=3.0, questions=3, stagger=min(0.02, 10 / n))
+                    outcome = run_candidates_spread(
+                        server, sessions, think_time=THINK_SECONDS, questions=TURN_QUESTIONS, stagger=1 / ARRIVALS_PER_SECOND
+                    )
                     figure[str(n)] = summarise(outcome, MODEL_LATENCY)
                     print(f"turns N={n}: overhead {figure[str(n)]['overhead_seconds']} errors {figure[str(n)]['errors']}", flush=True)
             results["figures"]["turn_overhead"] = figure
+            results["turn_load"] = {"think_seconds": THINK_SECONDS, "arrivals_per_second": ARRIVALS_PER_SECOND,
+                                    "questions": TURN_QUESTIONS, "web_processes": WEB_PROCESSES}
         if not only or "relay" in only:
             from bench.speech_bench import relay_figure
 
@@ -262,8 +291,14 @@ def main():
 
             results["figures"]["caps"] = caps_figure(env)
             print(f"caps: max {results['figures']['caps'].get('max_concurrency_seen')} util {results['figures']['caps'].get('utilisation')}", flush=True)
+        if not only or "streams" in only:
+            from bench.speech_bench import stream_memory_figure
+
+            results["figures"]["stream_memory"] = stream_memory_figure(env, streams=50 if args.quick else 500)
+            print(f"stream memory: {results['figures']['stream_memory']}", flush=True)
         if not only or "memory" in only:
-            with LiveServer(env=env) as server:
+            # One process, so the figure is what one socket costs one process.
+            with web_server(env, web_processes=1) as server:
                 sessions = make_sessions(server, 1)
                 results["figures"]["memory"] = asyncio.run(memory_per_socket(server, sessions, 100 if args.quick else 500))
                 print(f"memory: {results['figures']['memory']}", flush=True)

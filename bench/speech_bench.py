@@ -4,6 +4,7 @@ Three functions, each bounded in time, with traffic to 127.0.0.1 only, each
 returning a JSON-serialisable dict for results["figures"][...]:
 
     relay_figure(env_base, streams=50, seconds=10)        # live transcription relay overhead
+    stream_memory_figure(env_base, streams=500)           # RSS per open live transcription stream
     voice_turn_figure(env_base, turns=20)                 # answer -> first audio of the next question
     caps_figure(env_base, cap=5, processes=3, backlog_factor=10)   # a shared cap under a backlog
 
@@ -418,6 +419,96 @@ def relay_figure(env_base: dict, streams: int = 50, seconds: float = 10) -> dict
             "protocol. Both run at once, frames every 100 ms in real time, spread over the period. "
             "added_ms = relay percentile minus direct percentile."
         ),
+    }
+
+
+def _rss_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return None
+
+
+async def _hold_streams(server, sessions, interview_ids, pid, batch=50):
+    """Open a live stream per interview, send each one frame and wait for its
+    transcript, measure the web process's RSS with all of them open, close them."""
+    import websockets
+
+    host = urlparse(server.url).netloc
+    frame = _tone_frame()
+    sockets, errors = [], []
+
+    async def open_one(i):
+        try:
+            ws = await websockets.connect(
+                f"ws://{host}/ws/interviews/{interview_ids[i]}/speech/",
+                additional_headers={"Cookie": f"sessionid={sessions[i]}", "Origin": server.url},
+                open_timeout=60,
+                max_size=2**22,
+            )
+            first = json.loads(await asyncio.wait_for(ws.recv(), 60))
+            if first.get("event") != "ready":
+                raise RuntimeError(f"not ready: {first}")
+            await ws.send(frame)
+            while True:  # the transcript of that frame: the stream is live end to end
+                message = json.loads(await asyncio.wait_for(ws.recv(), 60))
+                if message.get("event") in ("partial", "final"):
+                    break
+                if message.get("event") == "error":
+                    raise RuntimeError(message.get("message"))
+            sockets.append(ws)
+        except Exception as exc:
+            errors.append(f"{type(exc).__name__}: {exc}")
+
+    # The first stream imports the provider's SDK and fills caches: not a per-stream cost.
+    await open_one(0)
+    await asyncio.sleep(1)
+    before, first = _rss_mb(pid), len(sockets)
+    # In batches: the figure is memory held, not how fast 500 handshakes go.
+    for start in range(1, len(sessions), batch):
+        await asyncio.gather(*(open_one(i) for i in range(start, min(start + batch, len(sessions)))))
+    await asyncio.sleep(2)
+    during = _rss_mb(pid)
+    for ws in sockets:
+        await ws.send('{"type":"finish"}')
+    await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+    return before, during, len(sockets), len(sockets) - first, errors
+
+
+def stream_memory_figure(env_base: dict, streams: int = 500) -> dict:
+    """RSS of one web process with `streams` live transcription streams open
+    (each relayed to a fake Deepgram, each having transcribed one frame)."""
+    with _FakeDeepgramProcess() as fake:
+        env = {
+            **env_base,
+            "INTERVIEW_LLM": "local",
+            "SPEECH_LIVE_STT": "deepgram",
+            "SPEECH_LIVE_FALLBACK": "none",
+            "DEEPGRAM_URL": fake.url,
+            "DEEPGRAM_API_KEY": fake.api_key,
+            "CAP_DEEPGRAM": str(streams),
+            "RATE_LIMITS_ENABLED": "false",
+        }
+        with LiveServer(env=env, clusters=()) as server:
+            sessions = _make_sessions(server, streams)
+            interview_ids = _interviews_for(server, sessions)
+            lease = float(server.env.get("CAP_LEASE_SECONDS") or 30)
+            _wait_for_free_cap(server, "deepgram", lease + 2)
+            before, during, opened, measured, errors = asyncio.run(
+                _hold_streams(server, sessions, interview_ids, server.processes["web"].pid)
+            )
+            after = _wait_for_free_cap(server, "deepgram", 10)
+            server.check_alive()
+    return {
+        "streams": streams,
+        "opened": opened,
+        "errors": len(errors),
+        "error_samples": errors[:5],
+        "rss_before_mb": round(before, 1),
+        "rss_with_streams_mb": round(during, 1),
+        "kb_per_stream": round((during - before) * 1024 / measured, 1) if measured else None,
+        "cap_slots_held_after": after["in_use"],
     }
 
 
