@@ -27,16 +27,20 @@ def write_markdown(results):
         f"- Commit: {results['commit']}",
         f"- Machine: {m['cpus']} CPUs ({m['cpu']}), {m['memory']}, Python {m['python']}, {m['os']}",
         f"- Model: fake Gemini server on 127.0.0.1, real `langchain-google-genai` client, every call answered after {results['model_latency_seconds']} s",
-        "- Stack: daphne (one process) + django-q2, PostgreSQL 15 and Redis 7 on loopback, channels-redis layer",
+        f"- Stack: daphne ({results.get('turn_load', {}).get('web_processes', 1)} processes on one socket, PostgreSQL pool) + django-q2, "
+        "PostgreSQL 15 and Redis 7 on loopback, channels-redis layer; the load generators and the fake model run on the same 2 cores",
         "",
     ]
     figures = results["figures"]
     if "turn_overhead" in figures:
+        tl = results.get("turn_load", {})
         lines += [
             "## 1. Per-turn server overhead",
             "",
-            "Each simulated candidate holds a whole 3-question interview over the real HTTP and WebSocket endpoints, "
-            "thinking 3 s between answers. Turn time is answer POST → `turn.done` on the socket; overhead is turn time "
+            f"Each simulated candidate holds a whole {tl.get('questions', 3)}-question interview over the real HTTP and WebSocket "
+            f"endpoints, taking {tl.get('think_seconds', [3, 3])[0]:.0f}–{tl.get('think_seconds', [3, 3])[1]:.0f} s (uniformly random) "
+            f"to answer each question; candidates arrive at {tl.get('arrivals_per_second', '–')} a second, so all N interviews are open "
+            "at once for most of the run. Turn time is answer POST → `turn.done` on the socket; overhead is turn time "
             "minus the fake model's 0.3 s. Target: p95 ≤ 50 ms at 200 concurrent interviews.",
             "",
             "| concurrent interviews | p50 overhead | p95 overhead | p99 overhead | turns | errors | leaks | completed |",
@@ -76,6 +80,13 @@ def write_markdown(results):
         mem = figures["memory"]
         lines += ["## 6. Memory", "", f"{mem['sockets']} open interview sockets on one daphne process: RSS {mem['rss_before_mb']} MB → {mem['rss_after_mb']} MB, "
                   f"about {mem['kb_per_socket']} KB per socket.", ""]
+    if "stream_memory" in figures:
+        sm = figures["stream_memory"]
+        if "memory" not in figures:
+            lines += ["## 6. Memory", ""]
+        lines += [f"{sm['opened']} of {sm['streams']} live transcription streams open on one daphne process, each relayed to a fake "
+                  f"Deepgram and each having transcribed a frame: RSS {sm['rss_before_mb']} MB → {sm['rss_with_streams_mb']} MB, "
+                  f"about {sm['kb_per_stream']} KB per stream; errors {sm['errors']}, slots held after closing {sm['cap_slots_held_after']}.", ""]
     if "relay" in figures:
         r = figures["relay"]
         lines += [
