@@ -40,6 +40,8 @@ class ScriptedEngine:
         for i, word in enumerate(words):
             if self.delay:
                 await asyncio.sleep(self.delay)
+            if i == 0:
+                self.calls.append(("first words", text))
             yield word + (" " if i < len(words) - 1 else "")
         yield Usage(tokens_in=10, tokens_out=len(words), model_ms=5, first_token_ms=1, calls=1)
 

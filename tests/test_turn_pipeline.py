@@ -102,6 +102,34 @@ async def test_it_runs_a_whole_count_based_interview_and_queues_the_report(owner
     assert await Feedback.objects.filter(turn__interview=interview, status="ready").acount() == 3
 
 
+async def test_the_coach_starts_after_the_next_questions_first_words(owner, engine):
+    interview = await database_sync_to_async(make_interview)(owner)
+    await turns.run_interviewer_turn(interview.id)
+    answer = await database_sync_to_async(interview.accept_answer)("I shipped it in 3 weeks.", 0)
+    engine.calls.clear()
+    engine.delay = 0.02  # a slow model: the coach must still wait only for the first words
+    layer, channel = await listen(interview.id)
+
+    await turns.after_answer(interview.id, answer.id)
+
+    assert [c[0] for c in engine.calls] == ["turn", "first words", "coach"]
+    events = [e["event"] for e in await drain(layer, channel)]
+    assert events.index("turn.token") < events.index("turn.done")
+    assert await Feedback.objects.filter(turn=answer, status="ready").aexists()
+
+
+async def test_the_coach_still_runs_when_the_next_question_fails(owner, engine):
+    interview = await database_sync_to_async(make_interview)(owner)
+    await turns.run_interviewer_turn(interview.id)
+    answer = await database_sync_to_async(interview.accept_answer)("I shipped it in 3 weeks.", 0)
+    engine.fail_with = "The interviewer model is busy."
+
+    await turns.after_answer(interview.id, answer.id)
+
+    feedback = await Feedback.objects.aget(turn=answer)
+    assert feedback.status == "ready" and feedback.source == "local (model unavailable)"
+
+
 async def test_it_pushes_feedback_in_practice_mode_only(owner, engine):
     for mode, expected in (("practice", 1), ("realistic", 0)):
         interview = await database_sync_to_async(make_interview)(owner, mode=mode)
