@@ -37,6 +37,7 @@ Outside pytest: `with FakeGemini() as fake: ...`.
 import json as jsonlib
 import re
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -151,6 +152,13 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 1024
     daemon_threads = True
     allow_reuse_address = True
+
+    def handle_error(self, request, client_address):
+        # A client dropping its kept-alive connection (an app process
+        # stopping) is the client's business, not a traceback on stderr.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
