@@ -6,8 +6,8 @@ attribute (htmx's injected indicator style is turned off in base.html), so the
 policy needs neither 'unsafe-inline' nor nonces. Sockets go to the same host.
 """
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.core.exceptions import DisallowedHost
-from django.utils.deprecation import MiddlewareMixin
 
 POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -26,9 +26,28 @@ def content_security_policy(request):
     return f"{POLICY} {sockets}"
 
 
-class SecurityHeadersMiddleware(MiddlewareMixin):
-    # MiddlewareMixin: works in sync and async chains without a thread hop.
-    def process_response(self, request, response):
+class SecurityHeadersMiddleware:
+    """Sync and async: under ASGI it runs on the event loop. (A MiddlewareMixin
+    hook would run in a thread, one more hand-off on every request.)"""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+
+    def __call__(self, request):
+        if iscoroutinefunction(self):
+            return self._acall(request)
+        return self._add_headers(request, self.get_response(request))
+
+    async def _acall(self, request):
+        return self._add_headers(request, await self.get_response(request))
+
+    @staticmethod
+    def _add_headers(request, response):
         response.headers.setdefault("Content-Security-Policy", content_security_policy(request))
         # The microphone is used by this site's own pages only; nothing else.
         response.headers.setdefault("Permissions-Policy", "microphone=(self), camera=(), geolocation=(), payment=()")

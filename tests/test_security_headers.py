@@ -23,6 +23,32 @@ def directives(response):
     return {d.split()[0]: d.split()[1:] for d in policy.split(";") if d.strip()}
 
 
+async def test_the_header_middleware_runs_on_the_event_loop_under_asgi(rf, monkeypatch):
+    import threading
+
+    from django.http import HttpResponse
+
+    from interviewer import middleware
+
+    threads = []
+    policy = middleware.content_security_policy
+
+    def recording(request):
+        threads.append(threading.get_ident())
+        return policy(request)
+
+    monkeypatch.setattr(middleware, "content_security_policy", recording)
+
+    async def view(request):
+        return HttpResponse("ok")
+
+    response = await middleware.SecurityHeadersMiddleware(view)(rf.get("/"))
+    # Set on the loop's own thread: no hand-off to a worker thread per request.
+    assert threads == [threading.get_ident()]
+    assert "frame-ancestors 'none'" in response["Content-Security-Policy"]
+    assert response["Permissions-Policy"].startswith("microphone=(self)")
+
+
 def test_it_sends_a_strict_content_security_policy(client, db):
     csp = directives(client.get(reverse("home")))
     assert csp["default-src"] == ["'self'"]
