@@ -146,3 +146,21 @@ def _clean_redis(env):
         keys = list(client.scan_iter(f"*{prefix}*"))
         if keys:
             client.delete(*keys)
+
+
+def test_runall_says_clearly_when_its_port_is_taken(tmp_path):
+    from interviewer.webserver import listen
+
+    with listen("127.0.0.1", 0) as taken:
+        port = taken.getsockname()[1]
+        env = {**os.environ, "SQLITE_PATH": str(tmp_path / "db.sqlite3"), "DEBUG": "true", "HF_HUB_OFFLINE": "1"}
+        env.pop("DATABASE_URL", None)
+        env.pop("REDIS_URL", None)
+        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=PROJECT_DIR, env=env, check=True)
+        result = subprocess.run(
+            [sys.executable, "manage.py", "runall", "--port", str(port)],
+            cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=60,
+        )
+    assert result.returncode != 0
+    assert f"Cannot serve on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -15,7 +15,7 @@ import time
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from interviewer import webserver
 
@@ -33,7 +33,10 @@ class Command(BaseCommand):
         python = sys.executable
         qcluster = [python, "manage.py", "qcluster"]
         # Bound here, once: every web process accepts from this socket.
-        listener = webserver.listen(host, port)
+        try:
+            listener = webserver.listen(host, port)
+        except (OSError, ValueError) as exc:  # the port is taken, or not an address we can bind
+            raise CommandError(f"Cannot serve on {host}:{port}: {exc}") from None
         web = webserver.daphne_command(listener)
         commands = {
             # A PostgreSQL pool for web processes only, as in the Procfile:
