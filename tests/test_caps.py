@@ -5,10 +5,8 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote
 
@@ -16,6 +14,7 @@ import pytest
 from django.conf import settings
 
 from speech.caps import Cap, CapFull, DatabaseBackend, RedisBackend, get_cap
+from tests.fakes.concurrency import ConcurrencyRecorder
 from tests.redis_server import redis_for_tests
 
 BASE_DIR = Path(settings.BASE_DIR)
@@ -116,35 +115,9 @@ def backend(request):
 
 @pytest.fixture
 def fake_provider():
-    """An HTTP server that takes 0.2 s per request and records how many it served at once."""
-    state = {"now": 0, "max": 0, "served": 0}
-    lock = threading.Lock()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            with lock:
-                state["now"] += 1
-                state["max"] = max(state["max"], state["now"])
-            time.sleep(0.2)
-            with lock:
-                state["now"] -= 1
-                state["served"] += 1
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    server.request_queue_size = 64
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/", state
-    server.shutdown()
-    server.server_close()
+    """A provider that takes 0.2 s per request and records how many it served at once."""
+    with ConcurrencyRecorder(seconds=0.2) as provider:
+        yield provider
 
 
 def cap_name():
@@ -153,7 +126,7 @@ def cap_name():
 
 def test_it_holds_the_cap_across_processes(backend, fake_provider):
     kind, _, env, url = backend
-    provider_url, state = fake_provider
+    provider_url = fake_provider.url
     name = cap_name()
     workers = [
         subprocess.Popen(
@@ -168,8 +141,8 @@ def test_it_holds_the_cap_across_processes(backend, fake_provider):
     ]
     outputs = [w.communicate(timeout=60)[0] for w in workers]
     assert [w.returncode for w in workers] == [0, 0, 0], outputs
-    assert state["served"] == 60
-    assert state["max"] == 5
+    assert fake_provider.served == 60
+    assert fake_provider.max_concurrent == 5
 
 
 def test_it_frees_a_crashed_holders_slot_within_the_lease(backend):

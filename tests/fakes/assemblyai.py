@@ -39,10 +39,11 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 import pytest
+
+from tests.fakes.http_server import FakeServer, Handler
 
 DEFAULT_KEY = "fake-assemblyai-key"
 DEFAULT_TEXT = "I led the migration to the new billing system."
@@ -104,25 +105,8 @@ class TranscriptRecord:
     finished: bool = False  # a GET returned its final status
 
 
-class _Server(ThreadingHTTPServer):
-    # socketserver's default backlog of 5 drops bursts of connections, and
-    # the client's SYN retries then add whole seconds to a benchmark.
-    request_queue_size = 1024
-    daemon_threads = True
-    allow_reuse_address = True
-
-
-class _Handler(BaseHTTPRequestHandler):
-    disable_nagle_algorithm = True  # as a real provider's servers: no ~40 ms stall per small write
-    protocol_version = "HTTP/1.1"
+class _Handler(Handler):
     server_version = "FakeAssemblyAI/1.0"
-
-    def log_message(self, *args):
-        pass
-
-    @property
-    def fake(self):
-        return self.server.fake
 
     def do_GET(self):
         self._guarded("GET")
@@ -206,7 +190,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-class FakeAssemblyAI:
+class FakeAssemblyAI(FakeServer):
     """A scripted fake AssemblyAI server in a background thread. See the module docstring."""
 
     def __init__(self, api_key=DEFAULT_KEY):
@@ -222,14 +206,7 @@ class FakeAssemblyAI:
         self._failures = deque()
         self._default = Script()
         self._lock = threading.Lock()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.fake = self
-        self.port = self._server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-assemblyai", daemon=True
-        )
-        self._thread.start()
+        self.serve(_Handler, "fake-assemblyai")
 
     # ----- scripting -----
 
@@ -339,16 +316,6 @@ class FakeAssemblyAI:
 
     # ----- lifecycle -----
 
-    def close(self):
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 @pytest.fixture

@@ -18,7 +18,8 @@ It prints "errors: [...]" and exits 1 if any job failed.
 
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.fakes.http_server import Handler, Server
 
 __all__ = ["CAP_WORKER", "ConcurrencyRecorder"]
 
@@ -71,7 +72,7 @@ class ConcurrencyRecorder:
         self._lock = threading.Lock()
         recorder = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class RecordingHandler(Handler):
             def do_GET(self):
                 with recorder._lock:
                     started = time.monotonic()
@@ -87,12 +88,7 @@ class ConcurrencyRecorder:
                 self.end_headers()
                 self.wfile.write(b"ok")
 
-            def log_message(self, *args):
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._server.request_queue_size = 256
+        self._server = Server(("127.0.0.1", 0), RecordingHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="concurrency-recorder", daemon=True)
         self._thread.start()
         self.url = f"http://127.0.0.1:{self._server.server_port}/"

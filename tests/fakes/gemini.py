@@ -37,15 +37,15 @@ Outside pytest: `with FakeGemini() as fake: ...`.
 import json as jsonlib
 import re
 import socket
-import sys
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
+from tests.fakes.http_server import FakeServer, Handler
 
 DEFAULT_KEY = "fake-gemini-key"
 DEFAULT_TEXT = "This is the fake Gemini's default reply."
@@ -146,35 +146,8 @@ def _words(text):
     return len(text.split())
 
 
-class _Server(ThreadingHTTPServer):
-    # socketserver's default backlog of 5 drops bursts of connections, and
-    # the client's SYN retries then add whole seconds to a benchmark.
-    request_queue_size = 1024
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def handle_error(self, request, client_address):
-        # A client dropping its kept-alive connection (an app process
-        # stopping) is the client's business, not a traceback on stderr.
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return
-        super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Streamed frames are small writes: with Nagle's algorithm each one after
-    # the headers waits for the client's delayed ACK (~40 ms), which a real
-    # provider's servers do not add and a benchmark would count as our overhead.
-    disable_nagle_algorithm = True
+class _Handler(Handler):
     server_version = "FakeGemini/1.0"
-
-    def log_message(self, *args):  # keep test output quiet
-        pass
-
-    @property
-    def fake(self):
-        return self.server.fake
 
     def do_GET(self):
         self._send_json(404, _error_body(404, "Only POST generateContent is faked."))
@@ -316,7 +289,7 @@ def _error_body(status, message=None):
     }
 
 
-class FakeGemini:
+class FakeGemini(FakeServer):
     """A scripted fake Gemini server in a background thread. See the module docstring."""
 
     def __init__(self, api_key=DEFAULT_KEY):
@@ -327,14 +300,7 @@ class FakeGemini:
         self._responder = None
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.fake = self
-        self.port = self._server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-gemini", daemon=True
-        )
-        self._thread.start()
+        self.serve(_Handler, "fake-gemini")
 
     # ----- scripting -----
 
@@ -402,15 +368,8 @@ class FakeGemini:
 
     def close(self):
         self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        super().close()
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 @pytest.fixture

@@ -36,9 +36,10 @@ import time
 import xml.etree.ElementTree as ET
 from collections import deque
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
+from tests.fakes.http_server import FakeServer, Handler
 
 WORD_SECONDS = 0.35
 FRAME_SECONDS = 576 / 24000  # MPEG-2 layer III frame at 24 kHz
@@ -110,21 +111,8 @@ def _spoken_seconds(text, text_type):
     return pause + len(words) * WORD_SECONDS / max(rate, 0.2)
 
 
-class _Server(ThreadingHTTPServer):
-    # socketserver's default backlog of 5 drops bursts of connections, and
-    # the client's SYN retries then add whole seconds to a benchmark.
-    request_queue_size = 1024
-    daemon_threads = True
-    allow_reuse_address = True
-
-
-class _Handler(BaseHTTPRequestHandler):
-    disable_nagle_algorithm = True  # as a real provider's servers: no ~40 ms stall per small write
-    protocol_version = "HTTP/1.1"
+class _Handler(Handler):
     server_version = "FakePolly/1.0"
-
-    def log_message(self, *args):
-        pass
 
     def do_POST(self):
         fake = self.server.fake
@@ -201,7 +189,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-class FakePolly:
+class FakePolly(FakeServer):
     """A scripted fake Polly in a background thread. See the module docstring."""
 
     def __init__(self):
@@ -211,14 +199,7 @@ class FakePolly:
         self._active = 0
         self._failures = deque()
         self._lock = threading.Lock()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.fake = self
-        self.port = self._server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-polly", daemon=True
-        )
-        self._thread.start()
+        self.serve(_Handler, "fake-polly")
 
     def fail(self, status, code, *, times=1, message=None):
         with self._lock:
@@ -243,16 +224,6 @@ class FakePolly:
         with self._lock:
             return self._failures.popleft() if self._failures else None
 
-    def close(self):
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 @pytest.fixture
