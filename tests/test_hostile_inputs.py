@@ -399,3 +399,41 @@ def test_it_refuses_posts_without_a_csrf_token(owner, interview):
     before = snapshot()
     assert client.post(reverse("upload_answer_audio", args=[interview.id]), {"audio": upload("a.wav", b"RIFF")}).status_code == 403
     assert snapshot() == before
+
+
+# ===== Resource isolation (issue 9). Each numbered section is its item. =====
+
+# ----- 1. The event loop never runs the engine's CPU work -----
+
+
+# ----- 2. Résumé parsing is bounded -----
+
+
+# ----- 3. Live-transcription slots cannot be hoarded -----
+
+
+# ----- 4. Uploaded audio's length is what it decodes to -----
+
+
+# ----- 5. Oversized request bodies are refused early -----
+
+
+# ----- 6. The client address is trustworthy behind a proxy -----
+
+
+# ----- 7. Safe defaults -----
+
+
+# ----- 8. Deleting deletes -----
+
+
+# ----- 9. Sign-up reveals nothing -----
+
+
+# ----- 10. No amplification -----
+
+
+# ----- 11. Exports are inert -----
+
+
+# ----- 12. Small ones, each a clear error -----
