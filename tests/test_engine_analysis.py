@@ -105,6 +105,11 @@ def test_it_extracts_quantities_and_outcomes():
     assert numbers == ["30%", "$2M", "3 weeks", "doubled"]
 
 
+def test_it_measures_only_the_first_10000_characters_of_an_answer():
+    m = analyse("", "I " + "x" * 10_000 + " and we grew sales by 30%.")
+    assert m["words"] == 2 and m["numbers"] == [] and m["we_statements"] == 0
+
+
 def test_it_measures_ownership_as_i_versus_we():
     assert analyse("", "I built it. I tested it. We shipped it.")["ownership"] == 0.67
     assert analyse("", "We built it and we shipped it.")["ownership"] == 0.0

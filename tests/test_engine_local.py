@@ -362,6 +362,34 @@ async def test_it_paces_the_stream_with_the_configured_delay(settings):
     assert loop.time() - start >= 0.01 * (len(items) - 3)
 
 
+async def test_it_plans_coaches_and_reports_off_the_event_loop(monkeypatch, settings):
+    """The analysis is CPU work: it must run in a thread, never on the loop that serves every socket."""
+    import threading
+
+    from interviews.engine import local
+
+    settings.INTERVIEW_LOCAL_STREAM_DELAY = 0
+    threads = {}
+
+    def recording(name, fn):
+        def run(*args):
+            threads[name] = threading.get_ident()
+            return fn(*args)
+
+        return run
+
+    monkeypatch.setattr(LocalEngine, "plan", recording("plan", LocalEngine.plan))
+    monkeypatch.setattr(local, "coach_answer", recording("coach", local.coach_answer))
+    monkeypatch.setattr(local, "build_report", recording("report", local.build_report))
+    ctx = thread(QUESTION, GOOD)
+    engine = LocalEngine()
+    [item async for item in engine.stream_turn(ctx, allowed_actions(ctx))]
+    await engine.coach(ctx, QUESTION, GOOD, None)
+    await engine.report(ctx, [])
+    assert set(threads) == {"plan", "coach", "report"}
+    assert threading.get_ident() not in threads.values()
+
+
 # ----- the coach -----
 
 

@@ -5,8 +5,20 @@ whichever engine writes the narrative. Everything returned is plain JSON.
 """
 
 import re
+from bisect import bisect_left
 from collections import Counter
 from functools import lru_cache
+
+# Every measurement here is linear in its text, but it still runs for every
+# turn of every candidate on shared CPU, so the text it reads is bounded too.
+# One answer is at most the answer box's limit; follow-up planning reads an
+# answer and its follow-ups together (at most three answers); a job
+# description is at most the set-up form's limit. Text beyond a cap (an older
+# row, a model's reply) is not measured.
+MAX_ANSWER_CHARS = 10_000
+MAX_JOINED_ANSWERS_CHARS = 3 * MAX_ANSWER_CHARS
+MAX_QUESTION_CHARS = MAX_ANSWER_CHARS
+MAX_JOB_DESCRIPTION_CHARS = 20_000
 
 STOPWORDS = frozenset(
     """
@@ -192,7 +204,19 @@ STAR_CUES = {
         r"\bresolved\b", r"\bsolved\b", r"\bfell\b", r"\bwent down\b", r"\bwent up\b",
     ),
 }
-STAR_RES = {part: [re.compile(p) for p in cues] for part, cues in STAR_CUES.items()}
+
+
+def _literal_first(cue):
+    r"""`\bwhen i was\b` as `when i was(?<!\wwhen i was)\b`: the same matches,
+    found by a fast scan for the leading words (see _term_re)."""
+    m = re.match(r"\\b([a-z ]+)", cue)
+    if not m:
+        return cue
+    words = m.group(1)
+    return words + r"(?<!\w" + words + ")" + cue[m.end():]
+
+
+STAR_RES = {part: [re.compile(_literal_first(p)) for p in cues] for part, cues in STAR_CUES.items()}
 
 _NUMBER_WORDS = r"(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|hundred|a hundred|a thousand|a dozen|dozens of|hundreds of|thousands of)"
 _UNITS = (
@@ -202,13 +226,18 @@ _UNITS = (
     r"stores|sites|countries|languages|points|calls|bugs|incidents|releases|features|reports|dashboards|"
     r"applications|downloads|subscribers|visitors|orders|transactions|pages|stars|lines)"
 )
-NUMBER_RES = [
-    re.compile(r"[$£€]\s?\d[\d,.]*\s?(?:k|m|bn|b|million|billion|thousand)?\b", re.I),
-    re.compile(r"\b\d[\d,.]*\s?(?:%|percent\b|per cent\b)", re.I),
-    re.compile(r"\b\d[\d,.]*\s?" + _UNITS, re.I),
-    re.compile(r"\b" + _NUMBER_WORDS + r"\s+" + _UNITS, re.I),
-    re.compile(r"\b(?:doubled|tripled|quadrupled|halved)\b", re.I),
-]
+# A figure: a digit, then digits, separators and decimals, bounded (no real
+# figure is longer). A pattern like `\d[\d,.]*` followed by a unit, retried
+# from every digit of "1,1,1,…", is quadratic; instead figures are found once
+# each (finditer never restarts inside one) and the unit after each is checked
+# with an anchored match.
+_FIGURE_RE = re.compile(r"\b\d[\d,.]{0,30}")
+_PERCENT_AFTER_RE = re.compile(r"\s?(?:%|percent\b|per cent\b)", re.I)
+_UNIT_AFTER_RE = re.compile(r"\s?" + _UNITS, re.I)
+# Bounded repeats: an attempt from any position costs a few dozen steps at most.
+_MONEY_RE = re.compile(r"[$£€]\s?\d[\d,.]{0,30}\s?(?:k|m|bn|b|million|billion|thousand)?\b", re.I)
+_COUNTED_RE = re.compile(r"\b" + _NUMBER_WORDS + r"\s{1,10}" + _UNITS, re.I)
+_MULTIPLIED_RE = re.compile(r"\b(?:doubled|tripled|quadrupled|halved)\b", re.I)
 # Figures that show an effect, as opposed to a duration or a head-count.
 OUTCOME_NUMBER_RE = re.compile(r"[$£€%]|percent|per cent|\bx\b|times\b|doubled|tripled|quadrupled|halved|million|billion|\bk\b|\bm\b|bn\b", re.I)
 
@@ -263,12 +292,18 @@ def _concepts(stems):
     return found
 
 
+# Whole-word patterns start with the term and look behind it afterwards
+# ("python(?<!\wpython)", not "(?<!\w)python"): the regex engine finds a
+# leading literal with a fast scan, but tries a leading lookbehind at every
+# position of the text, which is far slower on a long one.
 # Terms that are ordinary words in lower case: only the capitalised spelling names the skill.
-CASE_SENSITIVE = {"go": re.compile(r"(?<![\w-])Go(?![\w-])"), "r": re.compile(r"(?<![\w&-])R(?![\w&-])")}
+CASE_SENSITIVE = {"go": re.compile(r"Go(?<![\w-]Go)(?![\w-])"), "r": re.compile(r"R(?<![\w&-]R)(?![\w&-])")}
 
 
+@lru_cache(maxsize=1024)
 def _term_re(term):
-    return re.compile(r"(?<![\w])" + re.escape(term) + r"(?![\w])")
+    term = re.escape(term)
+    return re.compile(term + r"(?<!\w" + term + r")(?!\w)")
 
 
 def _find_term(term, text):
@@ -278,19 +313,34 @@ def _find_term(term, text):
     return bool(_term_re(term).search(_norm(text)))
 
 
-_VOCAB_RES = [(term, _term_re(term)) for term in SKILL_VOCAB]
+# Longest terms first, so they claim their span before their parts.
+_VOCAB_RES = sorted(((term, _term_re(term)) for term in SKILL_VOCAB), key=lambda tr: -len(tr[0]))
+
+
+class _Spans:
+    """Character positions already claimed by a match: a lookup costs the
+    match's length, not the number of earlier matches."""
+
+    def __init__(self, length):
+        self.taken = bytearray(length)
+
+    def claim(self, start, end):
+        """Claim [start, end) unless any of it is taken; whether it was claimed."""
+        if self.taken.find(1, start, end) != -1:
+            return False
+        self.taken[start:end] = b"\x01" * (end - start)
+        return True
 
 
 def _vocab_hits(text):
     """{term: (count, first position)} for curated terms, longest terms claiming their span first."""
     original, text = text or "", _norm(text)
-    taken = []
+    spans = _Spans(max(len(original), len(text)))
     hits = {}
-    for term, rx in sorted(_VOCAB_RES, key=lambda tr: -len(tr[0])):
+    for term, rx in _VOCAB_RES:
         for m in (CASE_SENSITIVE[term].finditer(original) if term in CASE_SENSITIVE else rx.finditer(text)):
-            if any(m.start() < e and s < m.end() for s, e in taken):
+            if not spans.claim(m.start(), m.end()):
                 continue
-            taken.append((m.start(), m.end()))
             count, first = hits.get(term, (0, m.start()))
             hits[term] = (count + 1, min(first, m.start()))
     return hits
@@ -368,7 +418,13 @@ def skill_terms(text):
 
 def key_terms(job_description, job_role="", limit=25):
     """The job description's key skills and terms, most important first, lower-case."""
-    return list(_key_terms(job_description or "", job_role or "", limit))
+    return list(_key_terms((job_description or "")[:MAX_JOB_DESCRIPTION_CHARS], (job_role or "")[:MAX_JOB_DESCRIPTION_CHARS], limit))
+
+
+# Repeated phrases considered as terms, most frequent first. Each is checked
+# against every term chosen before it, so this bounds a square; real job
+# descriptions have far fewer.
+MAX_PHRASE_CANDIDATES = 300
 
 
 # The engine asks for the same description's terms several times per turn.
@@ -394,7 +450,7 @@ def _key_terms(jd, job_role, limit):
             continue
         candidates.append((gram, count))
     candidates.sort(key=lambda gc: (-gc[1], -len(gc[0].split()), first[gc[0]], gc[0]))
-    for gram, _ in candidates:
+    for gram, _ in candidates[:MAX_PHRASE_CANDIDATES]:
         if any(gram in t.split() or gram in t for t in terms):
             continue
         if any(len(gram.split()) == 1 and gram in t.split() for t in terms):
@@ -442,7 +498,24 @@ def question_core(question):
 
 
 def content_stems(text, noise=QUESTION_NOISE):
-    return {stem(w) for w in words_of(text) if w not in STOPWORDS and w not in noise and len(w) > 2 and not w.isdigit()}
+    return {stem(w) for w in set(words_of(text)) if w not in STOPWORDS and w not in noise and len(w) > 2 and not w.isdigit()}
+
+
+def _prefix_test(stems):
+    """A test of whether a stem of 4+ letters starts with a word, or the word
+    starts with one: through sorted order and the stems' lengths, since
+    comparing pair by pair is quadratic in a long answer."""
+    long = sorted(x for x in stems if len(x) >= 4)
+    known, lengths = set(long), {len(x) for x in long}
+
+    def shares_prefix(word):
+        i = bisect_left(long, word)
+        # The stems that start with `word` sort right after it.
+        if i < len(long) and long[i].startswith(word):
+            return True
+        return any(word[:n] in known for n in lengths if n <= len(word))
+
+    return shares_prefix
 
 
 def relevance(question, answer):
@@ -451,7 +524,8 @@ def relevance(question, answer):
     if not q:
         return 1.0 if words_of(answer) else 0.0
     a = content_stems(answer, noise=frozenset())
-    direct = {s for s in q if s in a or any(x.startswith(s) or s.startswith(x) for x in a if len(x) >= 4 and len(s) >= 4)}
+    shares_prefix = _prefix_test(a)
+    direct = {s for s in q if s in a or (len(s) >= 4 and shares_prefix(s))}
     q_concepts, a_concepts = _concepts(q - direct), _concepts(a)
     # Count a question word as covered when the answer names the same concept in other words.
     concept_hits = sum(1 for s in q - direct if _concepts({s}) & a_concepts) if q_concepts else 0
@@ -474,10 +548,15 @@ _OBJECT_AFTER = frozenset(
 _DETERMINERS = frozenset("what this that the a any some every different another which same".split())
 
 
+_UM_RE = re.compile(r"u+m+|e+r+m+|h+m+")
+_UH_RE = re.compile(r"u+h+|e+h+|a+h+")
+_SOFT_OPENER_RE = re.compile(r"u+m+|u+h+|e+r+m+|well|okay|ok|yeah|oh")
+
+
 def _opens_sentence(toks, i):
     """Whether toks[i] starts a sentence, ignoring "um," "well," and the like before it."""
     j = i - 1
-    while j >= 0 and (toks[j] == "," or re.fullmatch(r"u+m+|u+h+|e+r+m+|well|okay|ok|yeah|oh", toks[j])):
+    while j >= 0 and (toks[j] == "," or _SOFT_OPENER_RE.fullmatch(toks[j])):
         j -= 1
     return j < 0 or toks[j] in ".!?"
 
@@ -492,11 +571,13 @@ def filler_counts(text):
         return toks[i] if 0 <= i < n else None
 
     for i, tok in enumerate(toks):
+        if tok in ".,!?;:":
+            continue  # punctuation is never a filler itself
         prev, nxt = at(i - 1), at(i + 1)
         sentence_start = prev is None or prev in ".!?"
-        if re.fullmatch(r"u+m+|e+r+m+|h+m+", tok):
+        if _UM_RE.fullmatch(tok):
             found["um"] += 1
-        elif re.fullmatch(r"u+h+|e+h+|a+h+", tok):
+        elif _UH_RE.fullmatch(tok):
             found["uh"] += 1
         elif tok in ("basically", "actually", "literally"):
             found[tok] += 1
@@ -532,26 +613,45 @@ def _star(text):
     return {part: any(rx.search(low) for rx in res) for part, res in STAR_RES.items()}
 
 
+def _figures_followed_by(text, after_re):
+    for m in _FIGURE_RE.finditer(text):
+        after = after_re.match(text, m.end())
+        if after:
+            yield m.start(), after.end()
+
+
+def _matches(text, rx):
+    return (m.span() for m in rx.finditer(text))
+
+
 def find_numbers(text):
     """Quantities and outcomes in the order they appear, e.g. ["30%", "$2M", "3 weeks", "doubled"]."""
-    spans = []
-    for rx in NUMBER_RES:
-        for m in rx.finditer(text or ""):
-            s, e = m.start(), m.end()
-            if any(s < e2 and s2 < e for s2, e2 in spans):
-                continue
-            spans.append((s, e))
+    text = text or ""
+    # Earlier kinds win where two overlap: "$5 million" is money, not "5 million".
+    found = (
+        _matches(text, _MONEY_RE),
+        _figures_followed_by(text, _PERCENT_AFTER_RE),
+        _figures_followed_by(text, _UNIT_AFTER_RE),
+        _matches(text, _COUNTED_RE),
+        _matches(text, _MULTIPLIED_RE),
+    )
+    taken = _Spans(len(text))
+    spans = [(s, e) for kind in found for s, e in kind if taken.claim(s, e)]
     return [text[s:e].strip() for s, e in sorted(spans)]
+
+
+_VAGUE_RES = [(p, _term_re(p)) for p in VAGUE_PHRASES]
 
 
 def vague_phrases(text):
     low = _norm(text)
-    return [p for p in VAGUE_PHRASES if _term_re(p).search(low)]
+    return [p for p, rx in _VAGUE_RES if rx.search(low)]
 
 
-def analyse(question, answer, job_description="", job_role="", speaking_seconds=None):
-    """Deterministic metrics for one answer; see the module docstring of engine.base."""
-    answer = answer or ""
+def analyse(question, answer, job_description="", job_role="", speaking_seconds=None, max_chars=MAX_ANSWER_CHARS):
+    """Deterministic metrics for one answer (its first `max_chars` characters)."""
+    answer = (answer or "")[:max_chars]
+    question = (question or "")[:MAX_QUESTION_CHARS]
     words = words_of(answer)
     n_words = len(words)
     n_sentences = len(sentences_of(answer))
@@ -564,7 +664,7 @@ def analyse(question, answer, job_description="", job_role="", speaking_seconds=
     singular = sum(1 for t in tokens if t in SINGULAR)
     plural = sum(1 for t in tokens if t in PLURAL)
     terms = key_terms(job_description, job_role) if (job_description or "").strip() else []
-    answer_stems = {stem(w) for w in words}
+    answer_stems = {stem(w) for w in set(words)}
     covered = [t for t in terms if term_covered(t, answer, answer_stems)]
     wpm = None
     if speaking_seconds and speaking_seconds > 0:

@@ -9,7 +9,9 @@ Engines are plain objects with three async methods:
 
 `allowed` comes from engine.policy and is binding: an engine may only choose
 an action in it. Engines never touch the database; the caller turns their
-output into rows. The local engine is interviews.engine.local.LocalEngine,
+output into rows. The methods run on the web process's event loop, which
+serves every other candidate too: CPU work (text analysis) goes to a thread
+(asyncio.to_thread), never inline. The local engine is interviews.engine.local.LocalEngine,
 the model-backed one interviews.engine.llm.LLMEngine.
 """
 

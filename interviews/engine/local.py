@@ -14,6 +14,9 @@ from django.conf import settings
 
 from interviews.engine import questions as bank
 from interviews.engine.analysis import (
+    MAX_ANSWER_CHARS,
+    MAX_JOINED_ANSWERS_CHARS,
+    MAX_QUESTION_CHARS,
     OUTCOME_NUMBER_RE,
     STAR_RES,
     analyse,
@@ -114,6 +117,7 @@ def is_story_question(question):
 def key_phrase(answer, terms=(), max_words=9):
     """A short quote from the answer worth echoing back: a result, a skill, or an action."""
     best, best_score = "", -1
+    answer = (answer or "")[:MAX_ANSWER_CHARS]
     for s, e in sentences_of(answer):
         sentence = answer[s:e]
         for clause in re.split(r"[,;:()\u2014\u2013]|\s-\s|\b(?:and|because|but|so that|which meant|while)\b", sentence):
@@ -170,8 +174,12 @@ class LocalEngine:
 
     # ----- the interviewer -----
 
+    # Planning, coaching and the report analyse the candidate's text: CPU work,
+    # done in a thread so that the event loop keeps serving every other socket
+    # of the process meanwhile. Only the streaming stays on the loop.
+
     async def stream_turn(self, ctx, allowed):
-        decision, text = self.plan(ctx, allowed)
+        decision, text = await asyncio.to_thread(self.plan, ctx, allowed)
         yield decision
         delay = float(getattr(settings, "INTERVIEW_LOCAL_STREAM_DELAY", 0) or 0)
         for i, chunk in enumerate(re.findall(r"\S+\s*", text)):
@@ -188,7 +196,9 @@ class LocalEngine:
             return self._introduce(ctx, rng)
 
         main_question, answers = _current_thread(ctx)
-        reason = self._follow_up_reason(ctx, main_question, answers)
+        # Every choice below reads the same answers: measure them once.
+        thread = _analyse_thread(ctx, main_question, answers)
+        reason = self._follow_up_reason(ctx, main_question, answers, thread)
         difficulty = _difficulty(ctx)
         can_follow = (
             FOLLOW_UP in allowed
@@ -201,19 +211,19 @@ class LocalEngine:
         if CLOSE in allowed and self._should_close(ctx, allowed, can_follow):
             return self._close(ctx, rng, answers)
         if can_follow:
-            return self._follow_up(ctx, rng, reason, main_question, answers)
+            return self._follow_up(ctx, rng, reason, main_question, answers, thread)
         if NEW_QUESTION in allowed:
             picked = self._pick_question(ctx, rng)
             if picked is not None:
-                return self._new_question(ctx, rng, picked, reason, answers)
+                return self._new_question(ctx, rng, picked, reason, answers, thread)
         if FOLLOW_UP in allowed and ctx.follow_ups_on_current < MAX_FOLLOW_UPS_BY_DIFFICULTY[difficulty]:
-            return self._follow_up(ctx, rng, reason or "deeper", main_question, answers)
+            return self._follow_up(ctx, rng, reason or "deeper", main_question, answers, thread)
         if CLOSE in allowed:
             return self._close(ctx, rng, answers)
         if FOLLOW_UP in allowed:
-            return self._follow_up(ctx, rng, reason or "deeper", main_question, answers)
+            return self._follow_up(ctx, rng, reason or "deeper", main_question, answers, thread)
         # Only a new question is allowed and the bank is exhausted: ask for another example.
-        return self._new_question(ctx, rng, self._fallback_question(ctx), reason, answers)
+        return self._new_question(ctx, rng, self._fallback_question(ctx), reason, answers, thread)
 
     def _should_close(self, ctx, allowed, can_follow):
         if NEW_QUESTION not in allowed:
@@ -246,20 +256,21 @@ class LocalEngine:
 
     # -- follow-ups
 
-    def _follow_up_reason(self, ctx, main_question, answers):
-        """Why the current answer needs a follow-up, or None; never the same reason twice per question."""
+    def _follow_up_reason(self, ctx, main_question, answers, thread):
+        """Why the current answer needs a follow-up, or None; never the same reason twice per question.
+
+        `thread` is the analysis of all of `answers` together."""
         if not answers:
             return None
         used = set()
         # Replay earlier follow-ups on this question to know which reasons were already spent.
         for k in range(1, len(answers)):
-            earlier = self._reason(ctx, main_question, " ".join(answers[:k]), used)
+            earlier = self._reason(ctx, main_question, _analyse_thread(ctx, main_question, answers[:k]), used)
             if earlier:
                 used.add(earlier)
-        return self._reason(ctx, main_question, " ".join(answers), used)
+        return self._reason(ctx, main_question, thread, used)
 
-    def _reason(self, ctx, main_question, answer, used):
-        m = analyse(main_question, answer, ctx.job_description, ctx.job_role)
+    def _reason(self, ctx, main_question, m, used):
         story = is_story_question(main_question)
         missing_terms = [t for t in _asked_terms(ctx, main_question) if t not in m["jd_terms_covered"]]
         checks = (
@@ -275,10 +286,8 @@ class LocalEngine:
                 return reason
         return None
 
-    def _follow_up(self, ctx, rng, reason, main_question, answers):
+    def _follow_up(self, ctx, rng, reason, main_question, answers, m):
         style = _style(ctx)
-        answer = " ".join(answers)
-        m = analyse(main_question, answer, ctx.job_description, ctx.job_role)
         term = next((t for t in _asked_terms(ctx, main_question) if t not in m["jd_terms_covered"]), None)
         term = term or (m["jd_terms_missed"] or ["the key skills for this role"])[0]
         phrase = key_phrase(answers[-1] if answers else "", m["jd_terms_covered"]) or "that"
@@ -387,14 +396,12 @@ class LocalEngine:
                 return _Candidate(text, "other experience", 1, "fallback")
             n += 1
 
-    def _new_question(self, ctx, rng, picked, reason, answers):
+    def _new_question(self, ctx, rng, picked, reason, answers, last):
         style = _style(ctx)
         asked = [_norm(q) for q in ctx.questions_asked()]
         ack = self._acknowledge(ctx, rng, answers, weak=reason is not None)
         lead = rng.choice(_unused(bank.LEAD_INS[style], asked)) if picked.source != "wrap-up" else ""
         text = " ".join(part for part in (ack, lead, picked.text) if part)
-        main_question, _ = _current_thread(ctx)
-        last = analyse(main_question, " ".join(answers), ctx.job_description, ctx.job_role)
         if reason:
             why = f"Follow-ups on this question are used up ({reason.replace('_', ' ')}); moving on to {picked.topic}."
         else:
@@ -432,10 +439,10 @@ class LocalEngine:
     # ----- the coach -----
 
     async def coach(self, ctx, question, answer, metrics):
-        return coach_answer(ctx, question, answer, metrics)
+        return await asyncio.to_thread(coach_answer, ctx, question, answer, metrics)
 
     async def report(self, ctx, answered):
-        return build_report(ctx, answered)
+        return await asyncio.to_thread(build_report, ctx, answered)
 
 
 def _asked_terms(ctx, question):
@@ -462,12 +469,18 @@ def _topic_asked(topic, asked):
     return any(t in a for a in asked)
 
 
+def _analyse_thread(ctx, main_question, answers):
+    """The metrics of a question's answers read together, its follow-ups' included."""
+    joined = " ".join(answers)
+    return analyse(main_question, joined, ctx.job_description, ctx.job_role, max_chars=MAX_JOINED_ANSWERS_CHARS)
+
+
 def _current_thread(ctx):
     """(text of the current main question, candidate answers since it, oldest first)."""
     answers, main_question = [], ""
     for turn in reversed(ctx.transcript):
         if turn.speaker == "candidate":
-            answers.append(turn.text)
+            answers.append(turn.text[:MAX_ANSWER_CHARS])
         elif turn.kind in MAIN_KINDS:
             main_question = turn.text
             break
@@ -501,7 +514,8 @@ def _star_parts(sentence):
 
 def coach_answer(ctx, question, answer, metrics=None):
     """The local coach's CoachResult for one answer, derived from the analysis metrics."""
-    answer = answer or ""
+    answer = (answer or "")[:MAX_ANSWER_CHARS]
+    question = (question or "")[:MAX_QUESTION_CHARS]
     # Fill in anything missing from metrics stored by an older version of analyse().
     m = {**analyse(question, answer, ctx.job_description, ctx.job_role), **(metrics or {})}
     story = is_story_question(question) if question else True
