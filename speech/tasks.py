@@ -25,7 +25,7 @@ def tts_cap_name():
 
 
 def stt_cap_name():
-    return "assemblyai" if settings.SPEECH_BATCH_STT == "assemblyai" else "local_stt"
+    return "assemblyai" if settings.SPEECH_BATCH_STT == "assemblyai" else "local_stt_batch"
 
 
 def synthesize(task_id):
@@ -65,6 +65,8 @@ def transcribe_upload(task_id):
             SpeechTask.objects.filter(pk=task_id).update(progress=40)
             transcript = get_batch_transcriber().transcribe(str(Path(settings.MEDIA_ROOT) / meta["path"]))
     except SpeechError as exc:
+        # A failed upload is never attached to an answer: keep no copy of it.
+        (Path(settings.MEDIA_ROOT) / meta["path"]).unlink(missing_ok=True)
         fail_task(task_id, str(exc))
         return False
     except Exception:

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from speech import resilience
+from speech.audio import pcm_to_wav
 from speech.providers import assemblyai as aai_provider
 from speech.providers import get_batch_transcriber
 from speech.providers.base import SpeechError, Transcript, Word
@@ -27,8 +28,10 @@ def fast(settings, monkeypatch):
 
 @pytest.fixture
 def recording(tmp_path):
-    path = tmp_path / "answer.webm"
-    path.write_bytes(b"\x1aE\xdf\xa3" + bytes(range(256)) * 400)  # contents don't matter to the fake
+    # Real audio (two seconds of silence): the transcriber decodes it, counting
+    # its length, before it sends anything. What it says doesn't matter to the fake.
+    path = tmp_path / "answer.wav"
+    path.write_bytes(pcm_to_wav(bytes(2 * 32_000)))
     return path
 
 

@@ -6,6 +6,8 @@ Three steps, each through the SDK's own REST calls (`assemblyai.api`) on a
 client whose settings are ours alone (the SDK's global `aai.settings` is never
 touched, so concurrent workers can't disturb each other):
 
+0. decode the file locally, counting samples, and refuse it if it plays
+   longer than AUDIO_UPLOAD_MAX_SECONDS (its header may claim less),
 1. upload the file (`POST /v2/upload`, streamed from disk),
 2. create the transcript (`POST /v2/transcript` with the upload URL),
 3. poll `GET /v2/transcript/ID` every ASSEMBLYAI_POLL_SECONDS until it is
@@ -98,6 +100,11 @@ class AssemblyAITranscriber:
             raise SpeechError(MSG_UNCONFIGURED, retryable=False)
         from assemblyai.types import TranscriptStatus
 
+        from speech.audio import decoded_seconds
+
+        # What counts is how long it plays, not what its header says; the
+        # vendor bills (and we wait) by that, so check it before sending.
+        decoded_seconds(path, max_seconds=settings.AUDIO_UPLOAD_MAX_SECONDS)
         client = _client()
         upload_url = self._call(lambda: self._upload(client, path))
         transcript = self._call(lambda: self._create(client, upload_url))

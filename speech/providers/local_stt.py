@@ -1,7 +1,8 @@
 """Speech to text, offline: faster-whisper (tiny.en, int8) + Silero VAD.
 
 Batch: `LocalBatchTranscriber().transcribe(path)` decodes any format av reads
-and returns the text with word timings.
+(at most AUDIO_UPLOAD_MAX_SECONDS of it, counted while decoding) and returns
+the text with word timings.
 
 Live: `LocalLiveTranscriber` takes 16 kHz s16le PCM in frames of any size,
 runs the Silero VAD on the stream and
@@ -17,7 +18,7 @@ runs the Silero VAD on the stream and
 - after SPEECH_UTTERANCE_END_MS of silence following words, `utterance_end`.
 
 Whisper runs in worker threads (`asyncio.to_thread`), never on the event
-loop, and at most CAP_LOCAL_STT calls run at once per process. An utterance
+loop, and at most LOCAL_STT_CALLS_PER_PROCESS calls run at once per process. An utterance
 is capped at `max_utterance_seconds` (one 30 s Whisper window): longer speech
 is cut into several finals, at a short dip in the speech when there is one.
 """
@@ -29,7 +30,7 @@ import logging
 import numpy as np
 from django.conf import settings
 
-from speech.audio import NOT_AUDIO
+from speech.audio import NOT_AUDIO, file_to_pcm16k
 from speech.providers import local_models
 from speech.providers.base import (
     CLOSED,
@@ -155,12 +156,17 @@ def quick_text(audio, wait=False):
 
 class LocalBatchTranscriber:
     def transcribe(self, path) -> Transcript:
-        from faster_whisper.audio import decode_audio
-
+        # Decoded frame by frame and counted: a recording that plays longer
+        # than the limit fails here, whatever its header claimed.
         try:
-            audio = decode_audio(str(path), sampling_rate=SAMPLE_RATE)
+            pcm = file_to_pcm16k(path, max_seconds=settings.AUDIO_UPLOAD_MAX_SECONDS)
+        except SpeechError:
+            raise
         except Exception as exc:  # av raises many kinds for bad input
             raise SpeechError(NOT_AUDIO) from exc
+        audio = np.frombuffer(pcm, dtype="<i2").astype(np.float32)
+        audio /= 32768.0
+        del pcm
         duration = len(audio) / SAMPLE_RATE
         if not len(audio):
             return Transcript(text="", words=[], duration=0.0)
