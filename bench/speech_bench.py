@@ -489,6 +489,8 @@ def stream_memory_figure(env_base: dict, streams: int = 500) -> dict:
             "DEEPGRAM_API_KEY": fake.api_key,
             "CAP_DEEPGRAM": str(streams),
             "RATE_LIMITS_ENABLED": "false",
+            # The streams are held open without audio while they are counted.
+            "SPEECH_STREAM_IDLE_SECONDS": "600",
         }
         with LiveServer(env=env, clusters=()) as server:
             sessions = _make_sessions(server, streams)

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 # Seconds; the design targets are 50 ms server overhead and 20 ms to first token.
 FAST_BUCKETS = (0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 SLOW_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120)
-CAP_NAMES = ("assemblyai", "polly", "deepgram", "local_stt", "local_tts")
+CAP_NAMES = ("assemblyai", "polly", "deepgram", "local_stt_live", "local_stt_batch", "local_tts")
 
 interviews_started = Counter("interviewer_interviews_started_total", "Interviews whose first turn was written.")
 interviews_completed = Counter("interviewer_interviews_completed_total", "Interviews completed (closed by the interviewer or ended early).")

@@ -4,13 +4,16 @@
     with cap.slot(timeout=60): ...             # wait up to 60 s for a free slot
     async with cap.aslot(timeout=60): ...
     slot = await cap.atry_acquire()            # live streams: CapFull at once when full
+    slot = await cap.atry_acquire(renew_for=900)  # the lease lapses 900 s on, held or not
     ...
     await slot.arelease()                      # (or slot.release() in sync code)
     cap.in_use()                               # for metrics
 
 A slot is a lease. While it is held, a thread in the holding process renews it
 every CAP_LEASE_SECONDS / 3, so the slots of a process that dies (SIGKILL, out
-of memory, a lost host) free themselves within CAP_LEASE_SECONDS.
+of memory, a lost host) free themselves within CAP_LEASE_SECONDS. A slot taken
+with `renew_for` is renewed only that long: whatever its holder does, it frees
+itself within CAP_LEASE_SECONDS after that.
 
 With REDIS_URL the slots live in Redis: a sorted set of holder ids scored by
 lease expiry, changed only by Lua scripts (drop expired holders, then add if
@@ -49,7 +52,11 @@ CAP_SETTINGS = {
     "assemblyai": "CAP_ASSEMBLYAI",
     "polly": "CAP_POLLY",
     "deepgram": "CAP_DEEPGRAM",
-    "local_stt": "CAP_LOCAL_STT",
+    # Live streams of the local engine across every host (the web processes),
+    # and uploads the `stt` cluster transcribes: separate, so neither starves
+    # the other.
+    "local_stt_live": "CAP_LOCAL_STT_LIVE",
+    "local_stt_batch": "CAP_LOCAL_STT_BATCH",
     "local_tts": "CAP_LOCAL_TTS",
 }
 # Names safe to show the candidate.
@@ -57,7 +64,8 @@ PROVIDER_LABELS = {
     "assemblyai": "Transcription (AssemblyAI)",
     "polly": "The interviewer's voice (Amazon Polly)",
     "deepgram": "Live transcription (Deepgram)",
-    "local_stt": "Transcription",
+    "local_stt_live": "Live transcription",
+    "local_stt_batch": "Transcription",
     "local_tts": "The interviewer's voice",
 }
 REDIS_KEY_PREFIX = "interviewer:cap:"
@@ -87,6 +95,12 @@ def get_cap(name):
     return Cap(name, getattr(settings, setting))
 
 
+def user_stream_cap(user_pk):
+    """One live stream per user, across every process and host: a user's
+    second tab or socket can never hold a second provider slot."""
+    return Cap(f"live_stream_user:{user_pk}", 1)
+
+
 def default_backend():
     if settings.REDIS_URL:
         return RedisBackend(settings.REDIS_URL)
@@ -105,8 +119,11 @@ class Cap:
     def __repr__(self):
         return f"<Cap {self.name} limit={self.limit} {type(self.backend).__name__}>"
 
-    def _new_slot(self):
-        return Slot(self, f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}")
+    def _new_slot(self, renew_for=None):
+        slot = Slot(self, f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}")
+        if renew_for is not None:
+            slot.renew_until = time.monotonic() + renew_for
+        return slot
 
     def _full(self, waited=None):
         if waited is not None:
@@ -151,21 +168,24 @@ class Cap:
 
     # Async API: consumers. Never blocks the event loop.
 
-    async def atry_acquire(self):
+    async def atry_acquire(self, renew_for=None):
+        """A held Slot, or CapFull at once. With `renew_for`, the lease is
+        renewed for that many seconds only (a time limit that holds even if
+        the holder never releases)."""
         # Cancelled mid-call, a slot it may just have taken is never renewed
         # and frees itself within the lease.
-        slot = self._new_slot()
+        slot = self._new_slot(renew_for)
         if not await self.backend.aacquire(self.name, slot.holder, self.limit, self.lease_seconds):
             raise self._full()
         slot._held()
         return slot
 
-    async def aacquire(self, timeout=None):
+    async def aacquire(self, timeout=None, renew_for=None):
         deadline = None if timeout is None else time.monotonic() + timeout
         ceiling = POLL_MIN_SECONDS
         while True:
             try:
-                return await self.atry_acquire()
+                return await self.atry_acquire(renew_for)
             except CapFull:
                 if deadline is not None and time.monotonic() >= deadline:
                     raise self._full(timeout) from None
@@ -214,6 +234,7 @@ class Slot:
         # longer than the lease and another holder may have the slot).
         self.lost = False
         self.renew_at = 0.0
+        self.renew_until = None  # time.monotonic() after which the lease is left to lapse
 
     def __repr__(self):
         return f"<Slot {self.cap.name} {self.holder}{' released' if self.released else ''}>"
@@ -305,6 +326,12 @@ class _LeaseKeeper:
 
     def renew(self, slot):
         cap = slot.cap
+        if slot.renew_until is not None and time.monotonic() >= slot.renew_until:
+            # Past its time limit: a holder that never let go (a stuck stream)
+            # loses the slot within the lease instead of keeping it for ever.
+            self.discard(slot)
+            log.warning("the %s slot held by %s reached its time limit; its lease will lapse", cap.name, slot.holder)
+            return
         slot.renew_at = time.monotonic() + cap.lease_seconds / 3
         try:
             kept = cap.backend.renew(cap.name, slot.holder, cap.lease_seconds)

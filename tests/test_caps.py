@@ -248,11 +248,27 @@ async def test_it_waits_for_an_async_slot_without_blocking_the_loop(backend):
     assert await cap.ain_use() == 0
 
 
+async def test_it_stops_renewing_a_slot_after_its_time_limit(backend):
+    _, in_process, _, _ = backend
+    cap = Cap(cap_name(), 1, lease_seconds=0.6, backend=in_process)
+    held = await cap.atry_acquire(renew_for=0.3)
+    for _ in range(100):  # the lease lapses about 0.9 s on; a renewed one never would
+        if await cap.ain_use() == 0:
+            break
+        await asyncio.sleep(0.1)
+    assert await cap.ain_use() == 0
+    assert not held.released
+    await held.arelease()
+
+
 def test_it_reads_each_providers_cap_from_settings(settings):
     settings.CAP_ASSEMBLYAI = 7
     settings.CAP_LOCAL_TTS = 3
+    settings.CAP_LOCAL_STT_LIVE = 4
+    settings.CAP_LOCAL_STT_BATCH = 1
     assert get_cap("assemblyai").limit == 7
     assert get_cap("local_tts").limit == 3
+    assert (get_cap("local_stt_live").limit, get_cap("local_stt_batch").limit) == (4, 1)
     with pytest.raises(ValueError):
         get_cap("nobody")
 

@@ -10,7 +10,8 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 
 from interviewer.routing import websocket_urlpatterns
-from speech.caps import get_cap
+from speech import consumers
+from speech.caps import get_cap, user_stream_cap
 from tests.factories import ask, make_interview
 from tests.fakes.deepgram import fake_deepgram, results, speech_started, utterance_end  # noqa: F401
 from tests.speech_samples import say, silence
@@ -126,8 +127,8 @@ async def test_it_refuses_oversized_and_unsupported_frames_but_keeps_listening(o
 
 async def test_it_says_so_when_every_stream_slot_is_taken(owner, interview, settings):
     settings.SPEECH_LIVE_STT = "local"
-    settings.CAP_LOCAL_STT = 1
-    held = await get_cap("local_stt").atry_acquire()
+    settings.CAP_LOCAL_STT_LIVE = 1
+    held = await get_cap("local_stt_live").atry_acquire()
     try:
         comm = socket_for(interview.id, owner)
         await comm.connect()
@@ -140,20 +141,36 @@ async def test_it_says_so_when_every_stream_slot_is_taken(owner, interview, sett
 
 async def test_it_frees_the_stream_slot_when_the_browser_vanishes(owner, interview, settings):
     settings.SPEECH_LIVE_STT = "local"
-    settings.CAP_LOCAL_STT = 1
+    settings.CAP_LOCAL_STT_LIVE = 1
     comm = socket_for(interview.id, owner)
     await comm.connect()
     await comm.receive_json_from(timeout=20)
-    assert await get_cap("local_stt").ain_use() == 1
+    assert await get_cap("local_stt_live").ain_use() == 1
     await comm.disconnect()  # no finish, no close frame from the page
     for _ in range(50):
-        if await get_cap("local_stt").ain_use() == 0:
+        if await get_cap("local_stt_live").ain_use() == 0:
             break
         await asyncio.sleep(0.05)
-    assert await get_cap("local_stt").ain_use() == 0
+    assert await get_cap("local_stt_live").ain_use() == 0
 
 
 async def test_it_refuses_streams_for_finished_interviews(owner, interview):
     await database_sync_to_async(interview.end_early)()
     comm = socket_for(interview.id, owner)
     assert await comm.connect() == (False, 4404)
+
+
+async def test_it_refuses_a_second_stream_when_the_users_other_one_does_not_let_go(owner, interview, settings, monkeypatch):
+    # E.g. a stream on a process that died: its lease has not lapsed yet.
+    settings.SPEECH_LIVE_STT = "local"
+    monkeypatch.setattr(consumers, "TAKEOVER_WAIT_SECONDS", 0.3)
+    held = await user_stream_cap(owner.pk).atry_acquire()
+    try:
+        comm = socket_for(interview.id, owner)
+        assert (await comm.connect())[0]
+        message = await comm.receive_json_from(timeout=10)
+        assert message == {"event": "error", "message": consumers.ELSEWHERE_MESSAGE}
+        assert await comm.receive_output(timeout=5) == {"type": "websocket.close", "code": 4409}
+        assert await get_cap("local_stt_live").ain_use() == 0
+    finally:
+        await held.arelease()

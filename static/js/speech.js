@@ -67,6 +67,14 @@
   const supported = !!(navigator.mediaDevices && navigator.mediaDevices.getUserMedia && window.AudioWorkletNode);
   let session = null;
 
+  // Why the server closed the stream, for closes it sends no message for
+  // (logout and deletion); its own time limits and a takeover by another tab
+  // arrive as an error event just before the close, and stay shown.
+  const CLOSE_HINTS = {
+    4401: "You were signed out, so the microphone stopped.",
+    4410: "This interview is gone, so the microphone stopped.",
+  };
+
   function unfinished(text) {
     return /(\b(and|but|so|because|or|then|um+|uh+|like|the|a|an|to|of|with|which|that)|,)\s*$/i.test(text.trim());
   }
@@ -107,7 +115,12 @@
         if (this.ready && this.socket.readyState === WebSocket.OPEN) this.socket.send(e.data.pcm);
       };
       this.socket.onmessage = (e) => this.handle(JSON.parse(e.data));
-      this.socket.onclose = () => { this.ready = false; if (this.closedResolve) this.closedResolve(); this.release(); };
+      this.socket.onclose = (e) => {
+        this.ready = false;
+        if (this.closedResolve) this.closedResolve();
+        else this.closedByServer(e.code);
+        this.release();
+      };
       this.startBtn.hidden = true;
       this.doneBtn.hidden = false;
       this.setState("Connecting…");
@@ -128,6 +141,18 @@
         case "error": this.setState(msg.message); break;
         case "closed": if (this.closedResolve) this.closedResolve(); break;
       }
+    }
+
+    // The server ended the stream (idle, time limit, another tab, logout):
+    // keep what was heard in the answer box, unsent, for the candidate to
+    // finish by typing or with 🎤 again.
+    closedByServer(code) {
+      this.cancelTimers();
+      if (CLOSE_HINTS[code]) this.setState(CLOSE_HINTS[code]);
+      if (!this.committed.trim()) return;
+      this.textarea.value = this.committed.trim();
+      this.form.querySelector("[name=source]").value = "live_voice";
+      if (this.speaking > 0) this.form.querySelector("[name=speaking_seconds]").value = this.speaking.toFixed(2);
     }
 
     armTimer() {
