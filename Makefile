@@ -13,6 +13,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $@
 
+# Development settings for the embedded setup; production sets its own (README, Deploying).
+run migrate: export DEBUG ?= true
+
 migrate: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
 

@@ -16,6 +16,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from django.conf import settings  # noqa: E402
 
+from interviewer.middleware import limit_request_body  # noqa: E402
 from interviewer.routing import websocket_urlpatterns  # noqa: E402
 from interviews.engine import warm_up  # noqa: E402
 from speech.warmup import warm_up_in_background  # noqa: E402
@@ -46,7 +47,7 @@ def with_thread_pool(app):
 
 application = with_thread_pool(ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": limit_request_body(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 ))

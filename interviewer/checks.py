@@ -20,6 +20,23 @@ def web_processes(app_configs, **kwargs):
     return []
 
 
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]", "testserver"}
+
+
+@register()
+def development_secret_key(app_configs, **kwargs):
+    """The development key is public: it may sign sessions only on a machine
+    nobody else can reach, so never with DEBUG off (a deploy that forgot its
+    settings) nor with a public host name, whatever DEBUG says."""
+    if not settings.SECRET_KEY.startswith("dev-only"):
+        return []
+    local_only = set(settings.ALLOWED_HOSTS) <= LOCAL_HOSTS
+    if settings.DEBUG and local_only:
+        return []
+    why = "DEBUG is off" if not settings.DEBUG else f"ALLOWED_HOSTS is not local-only ({', '.join(settings.ALLOWED_HOSTS)})"
+    return [Error(f"SECRET_KEY is the public development default, and {why}.", hint="Set SECRET_KEY to a long random value.", id="interviewer.E002")]
+
+
 @register()
 def production_settings(app_configs, **kwargs):
     if settings.DEBUG:
@@ -33,8 +50,6 @@ def production_settings(app_configs, **kwargs):
                 id="interviewer.E001",
             )
         )
-    if settings.SECRET_KEY.startswith("dev-only"):
-        problems.append(Error("SECRET_KEY is the development default.", hint="Set SECRET_KEY.", id="interviewer.E002"))
     if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         problems.append(
             Warning(

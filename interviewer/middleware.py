@@ -1,5 +1,5 @@
 """Content-Security-Policy and the other headers Django's SecurityMiddleware
-doesn't set.
+doesn't set; and, below, the ASGI limit on request body size.
 
 The pages carry no inline script, no inline event handler and no style
 attribute (htmx's injected indicator style is turned off in base.html), so the
@@ -7,6 +7,7 @@ policy needs neither 'unsafe-inline' nor nonces. Sockets go to the same host.
 """
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings
 from django.core.exceptions import DisallowedHost
 
 POLICY = (
@@ -52,3 +53,59 @@ class SecurityHeadersMiddleware:
         # The microphone is used by this site's own pages only; nothing else.
         response.headers.setdefault("Permissions-Policy", "microphone=(self), camera=(), geolocation=(), payment=()")
         return response
+
+
+# ----- request body size, at the ASGI level -----
+
+TOO_LARGE_HEADERS = [(b"content-type", b"text/plain; charset=utf-8"), (b"x-content-type-options", b"nosniff"), (b"connection", b"close")]
+
+
+def limit_request_body(app):
+    """Answer 413 to a request body over settings.REQUEST_MAX_BYTES before the
+    app reads it: at once from Content-Length, else by counting the bytes as
+    they arrive (chunked bodies). Django's handler would spool the whole body
+    to a temporary file first, and the multipart parser once more.
+
+    Over the limit the app is told the client went away (http.disconnect),
+    so Django gives up before any view runs; then the 413 goes out. Daphne
+    itself receives every body completely before calling the app, so the
+    proxy in front (nginx client_max_body_size) stays the first line."""
+
+    async def too_large(send):
+        await send({"type": "http.response.start", "status": 413, "headers": TOO_LARGE_HEADERS})
+        await send({"type": "http.response.body", "body": b"Request body too large.\n"})
+
+    async def limited(scope, receive, send):
+        if scope["type"] != "http":
+            return await app(scope, receive, send)
+        limit = settings.REQUEST_MAX_BYTES
+        for name, value in scope.get("headers", ()):
+            if name.lower() == b"content-length" and value.strip().isdigit() and int(value) > limit:
+                return await too_large(send)
+        received = 0
+        over = False
+        started = False
+
+        async def counting_receive():
+            nonlocal received, over
+            if over:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    over = True  # stop here: nothing more is read, nothing of it is passed on
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def watching_send(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        await app(scope, counting_receive, watching_send)
+        if over and not started:
+            await too_large(send)
+
+    return limited

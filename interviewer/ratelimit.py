@@ -60,16 +60,67 @@ async def acheck_rate(key, limit):
     return await sync_to_async(check_rate)(key, limit)
 
 
-def client_ip(request_or_scope):
-    """The client's address from a request or an ASGI scope; IPv6 clients are
-    counted per /64, since one host usually holds a whole /64.
+def _parse_hop(hop):
+    """An address from one X-Forwarded-For entry ("1.2.3.4", "1.2.3.4:80",
+    "[2001:db8::1]:80"), or None."""
+    hop = hop.strip()
+    if hop.startswith("["):
+        hop = hop[1:].split("]", 1)[0]
+    elif hop.count(":") == 1:
+        hop = hop.split(":", 1)[0]
+    try:
+        return ipaddress.ip_address(hop)
+    except ValueError:
+        return None
 
-    Behind a proxy, run daphne with --proxy-headers so the address is the
-    client's, not the proxy's."""
+
+@functools.lru_cache(maxsize=8)
+def _networks(trusted):
+    return [ipaddress.ip_network(network, strict=False) for network in trusted]
+
+
+def _is_trusted_proxy(address, depth, trusted):
+    """`depth` counts hops from our side: 0 is the socket peer."""
+    if isinstance(trusted, int):
+        return depth < trusted
+    return any(address in network for network in _networks(tuple(trusted)))
+
+
+def client_address(request_or_scope):
+    """The client's address, from a request or an ASGI scope (HTTP or
+    WebSocket), as a string.
+
+    Each proxy appends the address it received the request from to
+    X-Forwarded-For, and anything to the left of that is whatever the client
+    wrote. So walk from the socket peer leftwards past TRUSTED_PROXIES (a
+    count, or networks) and stop at the first hop that is not one of them.
+    With no trusted proxy the header is ignored. Daphne must not rewrite the
+    peer itself (no --proxy-headers: it takes the leftmost hop)."""
     if isinstance(request_or_scope, dict):
-        host = (request_or_scope.get("client") or ("",))[0]
+        peer = (request_or_scope.get("client") or ("",))[0] or ""
+        forwarded = b",".join(v for k, v in request_or_scope.get("headers", ()) if k.lower() == b"x-forwarded-for").decode("latin-1")
     else:
-        host = request_or_scope.META.get("REMOTE_ADDR", "")
+        peer = request_or_scope.META.get("REMOTE_ADDR", "")
+        forwarded = request_or_scope.META.get("HTTP_X_FORWARDED_FOR", "")
+    trusted = settings.TRUSTED_PROXIES
+    if not trusted:
+        return peer
+    client = peer
+    hops = [*forwarded.split(","), peer] if forwarded else [peer]
+    for depth, hop in enumerate(reversed(hops)):
+        address = _parse_hop(hop)
+        if address is None:  # not an address: keep the last hop that was one
+            break
+        client = str(address)
+        if not _is_trusted_proxy(address, depth, trusted):
+            break
+    return client
+
+
+def client_ip(request_or_scope):
+    """The client address that rate limits count (see client_address); IPv6
+    clients are counted per /64, since one host usually holds a whole /64."""
+    host = client_address(request_or_scope)
     try:
         address = ipaddress.ip_address(host)
     except ValueError:

@@ -2,11 +2,11 @@ from django.contrib import admin
 from django.urls import include, path
 
 from interviewer import views as ops
-from interviewer.ratelimit import ratelimit
 
 urlpatterns = [
-    # Before admin.site.urls, so password guessing at the admin login is limited.
-    path("admin/login/", ratelimit("admin_login")(admin.site.login)),
+    # Before admin.site.urls: staff sign in through allauth, whose limits on
+    # failed logins (per address and per account) then apply to them too.
+    path("admin/login/", ops.admin_login, name="admin_login"),
     path("admin/", admin.site.urls),
     # Operations: probes, Prometheus and the staff dashboard.
     path("healthz", ops.healthz, name="healthz"),

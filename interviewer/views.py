@@ -1,19 +1,24 @@
-"""Operations endpoints: liveness, readiness, Prometheus metrics and the staff dashboard."""
+"""Operations endpoints: liveness, readiness, Prometheus metrics, the admin's login and the staff dashboard."""
 
 import hmac
 import ipaddress
 import logging
 import time
 from datetime import datetime, time as dtime, timedelta
+from urllib.parse import urlencode
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.db.models import Avg, Count, Sum
 from django.http import Http404, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+from interviewer.ratelimit import client_address
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +33,13 @@ def healthz(request):
 @require_GET
 @never_cache
 def readyz(request):
-    """Readiness: the database, Redis (when used) and the background workers."""
-    checks = {"database": _check_database(), "redis": _check_redis(), "workers": _check_workers()}
+    """Readiness: the database, Redis (when used) and the background workers.
+    Anyone may ask; only staff and the metrics scraper see which clusters (their
+    host names and process ids say too much about the deployment)."""
+    workers = _check_workers()
+    if not (_is_staff(request) or _has_metrics_token(request)):
+        workers.pop("clusters")
+    checks = {"database": _check_database(), "redis": _check_redis(), "workers": workers}
     ok = all(check["ok"] for check in checks.values())
     return JsonResponse({"status": "ok" if ok else "fail", "checks": checks}, status=200 if ok else 503)
 
@@ -116,14 +126,22 @@ def _client_allowed(address):
     return False
 
 
+def _has_metrics_token(request):
+    token = settings.METRICS_TOKEN
+    header = request.headers.get("Authorization", "")
+    return bool(token) and header.startswith("Bearer ") and hmac.compare_digest(header[7:].encode(), token.encode())
+
+
+def _is_staff(request):
+    return request.user.is_authenticated and request.user.is_active and request.user.is_staff
+
+
 def metrics_allowed(request):
     if settings.DEBUG:
         return True
-    token = settings.METRICS_TOKEN
-    header = request.headers.get("Authorization", "")
-    if token and header.startswith("Bearer ") and hmac.compare_digest(header[7:].encode(), token.encode()):
-        return True
-    return _client_allowed(request.META.get("REMOTE_ADDR", ""))
+    # The client address behind TRUSTED_PROXIES, so a forged X-Forwarded-For
+    # cannot claim an allowed address and a proxy's own address is not the client's.
+    return _has_metrics_token(request) or _client_allowed(client_address(request))
 
 
 @require_GET
@@ -135,6 +153,23 @@ def metrics(request):
     from django_prometheus.exports import ExportToDjangoView
 
     return ExportToDjangoView(request)
+
+
+# ----- the admin's login -----
+
+
+@require_GET
+@never_cache
+def admin_login(request):
+    """The admin's own login form checks passwords with none of allauth's
+    limits; send staff to allauth's login instead, and back to the admin."""
+    if request.user.is_authenticated:
+        if _is_staff(request):
+            return redirect("admin:index")
+        # Signed in, but not staff: another login would only loop back here.
+        raise PermissionDenied
+    next_url = request.GET.get("next") or reverse("admin:index")
+    return redirect(f"{reverse('account_login')}?{urlencode({'next': next_url})}")
 
 
 # ----- the staff dashboard -----

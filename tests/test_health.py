@@ -45,8 +45,9 @@ def test_it_is_not_ready_when_no_worker_sends_a_heartbeat(client, db, heartbeats
     assert body["checks"]["workers"]["queues"] == ["default", "stt", "tts"]
 
 
-def test_it_is_ready_with_a_live_cluster_and_lists_it(client, db, heartbeats):
+def test_it_is_ready_with_a_live_cluster_and_lists_it_to_staff(client, staff, heartbeats):
     stat = heartbeats()
+    client.force_login(staff)
     response = client.get("/readyz")
     assert response.status_code == 200, response.json()
     workers = response.json()["checks"]["workers"]
@@ -55,11 +56,21 @@ def test_it_is_ready_with_a_live_cluster_and_lists_it(client, db, heartbeats):
     assert workers["clusters"][0]["status"] == "Idle" and workers["clusters"][0]["workers"] == 2
 
 
+def test_it_counts_clusters_for_everyone_else(client, owner, heartbeats):
+    heartbeats()
+    for user in (None, owner):
+        if user:
+            client.force_login(user)
+        workers = client.get("/readyz").json()["checks"]["workers"]
+        assert workers["running"] == 1 and "clusters" not in workers
+
+
 def test_it_does_not_count_a_stopping_cluster(client, db, heartbeats, settings):
     heartbeats(status=Conf.STOPPING)
     assert client.get("/readyz").status_code == 503
     settings.READYZ_MIN_CLUSTERS = 0
-    response = client.get("/readyz")
+    settings.METRICS_TOKEN = "scrape-token-123"
+    response = client.get("/readyz", HTTP_AUTHORIZATION="Bearer scrape-token-123")
     assert response.status_code == 200 and response.json()["checks"]["workers"]["clusters"][0]["status"] == "Stopping"
 
 

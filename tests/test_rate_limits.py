@@ -176,20 +176,16 @@ def test_it_limits_uploads(owner, interview, settings, tmp_path):
     assert not any(tmp_path.rglob("*.audio"))
 
 
-def test_it_limits_admin_login_attempts_per_address(staff, settings):
-    settings.RATE_LIMIT_ADMIN_LOGIN_IP = "2/m"
-    url = reverse("admin:login")
-    client = Client(REMOTE_ADDR="10.7.7.7")
-    for _ in range(2):
-        response = client.post(url, {"username": "staff", "password": "wrong"})
-        assert response.status_code == 200 and "correct username and password" in response.content.decode()
-    response = client.post(url, {"username": "staff", "password": "correct-horse-9"})
-    assert response.status_code == 429 and response["Retry-After"]
+def test_it_limits_staff_logins_per_account_through_allauth(staff):
+    # /admin/login/ sends staff to allauth's login, whose per-account limit applies.
+    response = Client().get(reverse("admin:login") + "?next=/admin/interviews/")
+    assert response.status_code == 302 and response["Location"].startswith(reverse("account_login"))
+    for ip in ("10.7.7.1", "10.7.7.2", "10.7.7.3", "10.7.7.4", "10.7.7.5"):  # a new address each time
+        Client(REMOTE_ADDR=ip).post(response["Location"], {"login": staff.email, "password": "wrong"})
+    client = Client(REMOTE_ADDR="10.7.7.6")
+    refused = client.post(response["Location"], {"login": staff.email, "password": "correct-horse-9"})
+    assert "Too many failed login attempts" in refused.content.decode()
     assert "_auth_user_id" not in client.session
-    assert client.get(url).status_code == 200  # the page itself still opens
-    # Another address can still log in.
-    other = Client(REMOTE_ADDR="10.7.7.8")
-    assert other.post(url, {"username": "staff", "password": "correct-horse-9"}).status_code == 302
 
 
 def test_allauth_limits_failed_logins_per_account(owner, settings):
@@ -315,3 +311,36 @@ def test_it_shares_one_limit_between_processes_through_redis(redis_url):
     allowed = [int(out) for out, _ in results]
     # 80 hits from two processes at once against one limit of 25: exactly 25 pass.
     assert sum(allowed) == 25, allowed
+
+
+# ----- the client address behind proxies -----
+
+
+@pytest.mark.parametrize(
+    "trusted, forwarded, expected",
+    [
+        (1, "198.51.100.1", "198.51.100.1"),
+        (1, "6.6.6.6, 198.51.100.1", "198.51.100.1"),
+        (2, "6.6.6.6, 198.51.100.1, 10.0.0.3", "198.51.100.1"),
+        (2, "198.51.100.1", "198.51.100.1"),  # fewer hops than proxies: the farthest one
+        (["10.0.0.0/8"], "6.6.6.6, 198.51.100.1:4711, 10.0.0.3", "198.51.100.1"),
+        (["10.0.0.0/8"], "[2001:db8::1]:443", "2001:db8::/64"),
+        (["10.0.0.0/8"], "garbage, 10.0.0.3", "10.0.0.3"),  # not an address: the last hop that was
+        (["10.0.0.0/8"], "", "10.0.0.2"),
+    ],
+)
+def test_it_takes_the_rightmost_untrusted_hop(settings, rf, trusted, forwarded, expected):
+    from interviewer.ratelimit import client_ip
+
+    settings.TRUSTED_PROXIES = trusted
+    assert client_ip(rf.get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded)) == expected
+
+
+def test_it_ignores_x_forwarded_for_without_a_trusted_proxy(settings, rf):
+    from interviewer.ratelimit import client_ip
+
+    settings.TRUSTED_PROXIES = 0
+    request = rf.get("/", REMOTE_ADDR="198.51.100.1", HTTP_X_FORWARDED_FOR="127.0.0.1")
+    assert client_ip(request) == "198.51.100.1"
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]  # a peer outside the proxies' networks is the client itself
+    assert client_ip(request) == "198.51.100.1"

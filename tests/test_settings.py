@@ -33,3 +33,13 @@ def test_it_reads_secrets_from_files(monkeypatch, tmp_path):
     secret.write_text("s3cret\n")
     monkeypatch.setenv("SOME_KEY_FILE", str(secret))
     assert envget("SOME_KEY") == "s3cret"
+
+
+def test_it_reads_trusted_proxies_as_a_count_or_networks():
+    from interviewer.settings import trusted_proxies
+
+    assert trusted_proxies("") == 0
+    assert trusted_proxies("2") == 2
+    assert trusted_proxies("10.0.0.0/8, 127.0.0.1,::1") == ["10.0.0.0/8", "127.0.0.1", "::1"]
+    with pytest.raises(ValueError, match="TRUSTED_PROXIES"):
+        trusted_proxies("nginx.internal")

@@ -164,3 +164,43 @@ def test_runall_says_clearly_when_its_port_is_taken(tmp_path):
     assert result.returncode != 0
     assert f"Cannot serve on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# ----- request body size through a real daphne -----
+
+
+def test_daphne_answers_413_to_oversized_bodies_with_or_without_content_length(tmp_path):
+    import http.client
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="interviewer.settings", DEBUG="true", SQLITE_PATH=str(tmp_path / "db.sqlite3"), HF_HUB_OFFLINE="1",
+        REQUEST_MAX_BYTES="1000", SPEECH_LIVE_STT="deepgram", SPEECH_LIVE_FALLBACK="none",  # no speech models to load
+    )  # fmt: skip
+    log = (tmp_path / "daphne.log").open("wb")
+    daphne = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "interviewer.asgi:application"],
+        cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+
+    def post(body, **kwargs):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            connection.request("POST", "/accounts/signup/", body=body, headers={"Content-Type": "application/x-www-form-urlencoded"}, **kwargs)
+            return connection.getresponse().status
+        finally:
+            connection.close()
+
+    try:
+        def check_alive():
+            if daphne.poll() is not None:
+                raise AssertionError((tmp_path / "daphne.log").read_text())
+
+        wait_for_http(f"http://127.0.0.1:{port}/healthz", 60, check_alive=check_alive)
+        assert post(b"x" * 5000) == 413
+        assert post(iter([b"x" * 400] * 10), encode_chunked=True) == 413
+        assert post(b"email=a") == 403  # within the limit Django answers (here: no CSRF token)
+    finally:
+        daphne.terminate()
+        daphne.wait(timeout=10)
