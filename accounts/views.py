@@ -12,7 +12,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts.export import export_user_data
 from accounts.forms import DeleteAccountForm, ProfileForm
 from accounts.models import Profile
-from interviews.models import Turn
+from interviews.sockets import DELETED, close_sockets
+from interviews.models import Interview
 
 
 @login_required
@@ -44,18 +45,14 @@ def delete_account(request):
     user = request.user
     form = DeleteAccountForm(request.POST if request.method == "POST" else None, user=user)
     if request.method == "POST" and form.is_valid():
-        # Recorded answers live in file storage, which the cascade does not reach.
-        audio = list(Turn.objects.filter(interview__owner=user).exclude(audio="").values_list("audio", flat=True))
-        logout(request)
+        user_pk = user.pk
         with transaction.atomic():
+            # Recordings and speech live in MEDIA_ROOT, which the cascade does not reach.
+            Interview.delete_files_on_commit(user.interviews.all())
             user.delete()  # cascades to profile, interviews, turns, feedback, email addresses
-            transaction.on_commit(lambda: _delete_files(audio))
+            transaction.on_commit(lambda: close_sockets(user_pk, DELETED))
+        # After the deletion, so the sockets hear "deleted" rather than "logged out".
+        logout(request)
         messages.success(request, "Your account and all your interviews have been deleted.")
         return redirect("home")
     return render(request, "accounts/delete.html", {"form": form, "interview_count": user.interviews.count()})
-
-
-def _delete_files(names):
-    storage = Turn._meta.get_field("audio").storage
-    for name in names:
-        storage.delete(name)

@@ -1,10 +1,12 @@
 import json
 
 from django.contrib import admin, messages
+from django.db import transaction
 from django.http import HttpResponse
 from django.utils import timezone
 
 from interviews.models import Feedback, Interview, Turn
+from interviews.sockets import DELETED, close_sockets
 
 
 class TurnInline(admin.TabularInline):
@@ -44,12 +46,29 @@ class InterviewAdmin(admin.ModelAdmin):
         ("Turn in progress", {"classes": ["collapse"], "fields": ["generating_until", "generation_error"]}),
     ]
 
-    @admin.action(description="Mark selected active interviews as abandoned")
+    # The cascade reaches rows only: the interview's recordings, uploads and
+    # speech go too, and its open sockets close, as when its owner deletes it.
+    def delete_model(self, request, obj):
+        owner_id, pk = obj.owner_id, obj.pk
+        obj.delete_with_files()
+        close_sockets(owner_id, DELETED, pk)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            deleted = list(queryset.values_list("owner_id", "pk"))
+            Interview.delete_files_on_commit(queryset)
+            queryset.delete()
+        for owner_id, pk in deleted:
+            close_sockets(owner_id, DELETED, pk)
+
+    # Actions without `permissions` are offered to anyone who may view the list:
+    # exporting every answer and marking interviews abandoned need "change".
+    @admin.action(description="Mark selected active interviews as abandoned", permissions=["change"])
     def mark_abandoned(self, request, queryset):
         count = queryset.filter(status=Interview.Status.ACTIVE).update(status=Interview.Status.ABANDONED, updated_at=timezone.now())
         self.message_user(request, f"{count} interview(s) marked abandoned.", messages.SUCCESS)
 
-    @admin.action(description="Export selected interviews as JSON")
+    @admin.action(description="Export selected interviews as JSON", permissions=["change"])
     def export_json(self, request, queryset):
         from accounts.export import interview_as_dict
 

@@ -4,8 +4,11 @@ All interview state lives here, in the database: any process can serve any
 request, and a restarted server resumes exactly where an interview was.
 """
 
+import logging
+import shutil
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
@@ -14,6 +17,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from interviewer import metrics
+
+log = logging.getLogger(__name__)
 
 DIMENSIONS = [
     ("relevance", "Relevance"),
@@ -299,6 +304,66 @@ class Interview(models.Model):
             llm_calls=F("llm_calls") + usage.get("calls", 0),
             llm_errors=F("llm_errors") + usage.get("errors", 0),
         )
+
+    # ----- deleting, files included -----
+
+    # Folders under MEDIA_ROOT named after the interview; they hold only its
+    # files: uploaded recordings (attached to an answer or not) and its speech.
+    MEDIA_FOLDERS = ("uploads", "tts")
+
+    def delete_with_files(self):
+        """Delete the interview and, once that commits, every file of it."""
+        with transaction.atomic():
+            Interview.delete_files_on_commit(Interview.objects.filter(pk=self.pk))
+            self.delete()
+
+    @classmethod
+    def delete_files_on_commit(cls, interviews):
+        """Call inside the transaction that deletes `interviews` (a queryset),
+        before the delete: when it commits, their files and folders go too.
+        Files are removed only after the commit, so a rollback loses nothing."""
+        paths = cls.media_paths(interviews)
+        transaction.on_commit(lambda: cls.delete_media(paths))
+
+    @classmethod
+    def media_paths(cls, interviews):
+        """Every file and folder of these interviews, relative to MEDIA_ROOT."""
+        from speech.models import SpeechTask  # speech depends on interviews, not the reverse
+
+        paths = {f"{folder}/{pk}" for pk in interviews.values_list("pk", flat=True) for folder in cls.MEDIA_FOLDERS}
+        # Outside those folders: recordings saved through Turn.audio's
+        # upload_to, and speech cached before the cache was kept per interview.
+        paths.update(Turn.objects.filter(interview__in=interviews).exclude(audio="").values_list("audio", flat=True))
+        task_paths = SpeechTask.objects.filter(interview__in=interviews).values_list("result__path", flat=True)
+        paths.update(path for path in task_paths if isinstance(path, str) and path)
+        return sorted(paths)
+
+    @staticmethod
+    def delete_media(paths):
+        """Remove these files and folders (relative to MEDIA_ROOT), and folders left empty."""
+        root = Path(settings.MEDIA_ROOT).resolve()
+        for relative in paths:
+            target = (root / relative).resolve()
+            if root not in target.parents:
+                log.warning("not deleting %s: outside MEDIA_ROOT", relative)
+                continue
+            try:
+                if target.is_dir():
+                    shutil.rmtree(target)
+                else:
+                    target.unlink(missing_ok=True)
+            except OSError as exc:
+                log.warning("could not delete %s: %s", relative, exc)
+                continue
+            # e.g. answers/2025/05/ once its last recording is gone; the top
+            # folders (uploads/, tts/, answers/) stay.
+            parent = target.parent
+            while parent.parent != root:
+                try:
+                    parent.rmdir()
+                except OSError:
+                    break  # not empty
+                parent = parent.parent
 
 
 ANSWER_MAX_CHARS = 10_000

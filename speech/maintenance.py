@@ -7,11 +7,18 @@ prune_old_audio() deletes, once older than AUDIO_RETENTION_DAYS:
   the transcript, which is the answer, stays;
 - finished (completed or failed) SpeechTask rows.
 Age is the file's modification time and the task's finish time.
+
+It also removes, whatever their age, the per-interview folders
+(tts/<interview id>/, uploads/<interview id>/) of interviews that no longer
+exist: a file a worker or an upload finished writing just after its interview
+was deleted.
 """
 
 import logging
 import os
+import shutil
 import time
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -68,13 +75,36 @@ def _clear_turn_audio(names):
     return cleared
 
 
+def _orphan_folders(media):
+    """Per-interview folders whose interview is gone."""
+    from interviews.models import Interview
+
+    folders = {}
+    for top in (TTS_DIR, "uploads"):
+        if (media / top).is_dir():
+            for entry in os.scandir(media / top):
+                try:
+                    folders.setdefault(uuid.UUID(entry.name), []).append(Path(entry.path))
+                except ValueError:
+                    continue  # not an interview's folder (e.g. the old shared cache's tts/ab/)
+    ids = list(folders)
+    for i in range(0, len(ids), BATCH):
+        for alive in Interview.objects.filter(pk__in=ids[i : i + BATCH]).values_list("pk", flat=True):
+            del folders[alive]
+    return [path for paths in folders.values() for path in paths if path.is_dir()]
+
+
 def prune_old_audio(days=None):
     from speech.models import SpeechTask
 
     days = settings.AUDIO_RETENTION_DAYS if days is None else days
     media = Path(settings.MEDIA_ROOT)
     cutoff = time.time() - days * 86400
-    summary = {"tts_files": 0, "upload_files": 0, "turns_cleared": 0, "tasks": 0}
+    summary = {"tts_files": 0, "upload_files": 0, "turns_cleared": 0, "tasks": 0, "orphan_folders": 0}
+
+    for folder in _orphan_folders(media):
+        shutil.rmtree(folder, ignore_errors=True)
+        summary["orphan_folders"] += 1
 
     for path in _old_files(media / TTS_DIR, cutoff):
         summary["tts_files"] += _delete(path)

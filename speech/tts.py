@@ -1,8 +1,9 @@
 """Speaking the interviewer's turns: one SpeechTask per sentence, synthesised
-by the `tts` worker cluster, cached by (provider, voice, speed, text) so common
-phrases are made once."""
+by the `tts` worker cluster, cached per interview by (provider, voice, speed,
+text) so a sentence heard again (a reload, a retry) is made once."""
 
 import hashlib
+import math
 import os
 from pathlib import Path
 
@@ -20,10 +21,16 @@ def voice_id():
     return "local:en_US-joe-medium"
 
 
-def cache_path(text, speed):
+def cache_path(interview_id, text, speed):
+    # One cache per interview, not one shared by everybody: the interviewer's
+    # sentences may quote the candidate, and a shared "already cached" would
+    # tell one user what another user's interview said, and outlive its
+    # deletion. Sharing only text free of candidate words would save a few
+    # syntheses of stock phrases at the price of proving each sentence free
+    # of them; the folder goes with the interview (Interview.delete_with_files).
     key = hashlib.sha256(f"{voice_id()}|{speed:.2f}|{text}".encode()).hexdigest()
     extension = "mp3" if settings.SPEECH_TTS == "polly" else "wav"
-    return Path("tts") / key[:2] / f"{key}.{extension}"
+    return Path("tts") / str(interview_id) / f"{key}.{extension}"
 
 
 def content_type_for(path):
@@ -32,8 +39,9 @@ def content_type_for(path):
 
 def queue_sentence(interview_id, text, speed, turn_index, seq):
     """A SpeechTask for one sentence: completed at once from the cache, or queued."""
-    speed = min(max(speed, MIN_SPEED), MAX_SPEED)
-    relative = cache_path(text, speed)
+    # NaN slips through min/max, so a non-finite speed becomes the default.
+    speed = min(max(speed, MIN_SPEED), MAX_SPEED) if math.isfinite(speed) else 1.0
+    relative = cache_path(interview_id, text, speed)
     meta = {"text": text, "speed": speed, "turn_index": turn_index, "seq": seq, "path": str(relative)}
     cached = Path(settings.MEDIA_ROOT) / relative
     if cached.exists():

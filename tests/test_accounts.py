@@ -1,6 +1,7 @@
 import re
 
 import pytest
+from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 from django.core import mail
 from django.core.cache import cache
@@ -37,11 +38,29 @@ def test_it_renders_the_entrance_pages_in_our_layout(client, db):
         assert "csrfmiddlewaretoken" in html
 
 
-def test_it_signs_up_a_user_who_can_then_log_in(client, db):
+def confirmation_link(address):
+    (message,) = [m for m in mail.outbox if m.to == [address]]
+    return re.search(r"http://testserver(/accounts/confirm-email/\S+/)", message.body).group(1)
+
+
+def signup_and_confirm(client, email="new@example.com"):
+    signup(client, email)
+    return client.post(confirmation_link(email))
+
+
+def test_it_signs_up_a_user_who_confirms_the_address_and_can_then_log_in(client, db):
     response = signup(client)
 
     assert response.status_code == 302
+    assert response.url == reverse("account_email_verification_sent")
+    assert logged_in_user_id(client) is None  # not before the address is confirmed
     user = User.objects.get(email="new@example.com")
+    link = confirmation_link("new@example.com")
+    assert b"Please confirm that" in client.get(link).content
+
+    response = client.post(link)
+    assert response.status_code == 302
+    assert response.url == reverse("dashboard")
     assert logged_in_user_id(client) == str(user.pk)
 
     client.post(reverse("account_logout"))
@@ -54,7 +73,7 @@ def test_it_signs_up_a_user_who_can_then_log_in(client, db):
 
 
 def test_it_gives_a_new_user_a_profile_on_first_visit(client, db):
-    signup(client)
+    signup_and_confirm(client)
     user = User.objects.get(email="new@example.com")
 
     response = client.get(reverse("profile"))
@@ -88,8 +107,19 @@ def test_it_refuses_a_wrong_password_without_revealing_whether_the_account_exist
 
 
 def test_it_logs_in_the_fixture_owner_with_the_right_password(client, owner):
+    EmailAddress.objects.create(user=owner, email=owner.email, primary=True, verified=True)
     response = client.post(reverse("account_login"), {"login": "owner@example.com", "password": "correct-horse-9"})
     assert response.status_code == 302
+    assert logged_in_user_id(client) == str(owner.pk)
+
+
+def test_it_sends_an_unconfirmed_account_a_link_instead_of_logging_it_in(client, owner):
+    response = client.post(reverse("account_login"), {"login": "owner@example.com", "password": "correct-horse-9"})
+
+    assert response.status_code == 302
+    assert response.url == reverse("account_email_verification_sent")
+    assert logged_in_user_id(client) is None
+    client.post(confirmation_link("owner@example.com"))
     assert logged_in_user_id(client) == str(owner.pk)
 
 
@@ -151,3 +181,12 @@ def test_it_renders_allauths_other_pages_in_our_layout(owner_client):
         response = owner_client.get(reverse(name))
         assert response.status_code == 200
         assert 'class="topbar"' in response.content.decode()
+
+
+def test_it_says_where_the_confirmation_email_is_when_the_console_prints_it(client, db, settings):
+    url = reverse("account_email_verification_sent")
+    settings.EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    assert b"prints emails on its console" in client.get(url).content
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    assert b"prints emails on its console" not in client.get(url).content

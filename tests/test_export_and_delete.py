@@ -4,7 +4,7 @@ import re
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.messages import get_messages
-from django.core.files.base import ContentFile
+from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -12,6 +12,7 @@ from django.utils import timezone
 from accounts.export import export_user_data, interview_as_dict
 from accounts.models import Profile
 from interviews.models import Feedback, Interview, Turn
+from tests.media_and_sockets import interview_with_files
 
 User = get_user_model()
 
@@ -211,19 +212,76 @@ def test_it_deletes_the_account_and_everything_of_theirs_only(owner_client, owne
     assert owner_client.get(reverse("profile")).status_code == 302
 
 
-def test_it_deletes_recorded_answers_from_storage(owner_client, owner, settings, tmp_path, django_capture_on_commit_callbacks):
+def media_files(root):
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+
+
+def test_it_deletes_the_accounts_files_and_keeps_everyone_elses(
+    owner_client, owner, other, settings, tmp_path, monkeypatch, django_capture_on_commit_callbacks
+):
     settings.MEDIA_ROOT = str(tmp_path)
-    interview = make_interview(owner, "MINE")
-    answer = interview.turns.get(index=1)
-    answer.audio.save("answer.webm", ContentFile(b"audio"))
-    path = tmp_path / answer.audio.name
-    assert path.exists()
+    for marker in ("MINE", "MINE-TOO"):
+        interview_with_files(owner, marker, monkeypatch)
+    theirs, _ = interview_with_files(other, "THEIRS", monkeypatch)
+    their_files = [name for name in media_files(tmp_path) if "THEIRS" in name or str(theirs.id) in name]
+    assert len(their_files) == 4 and len(media_files(tmp_path)) == 12
 
     with django_capture_on_commit_callbacks(execute=True):
         owner_client.post(reverse("delete_account"), {"confirm": "owner@example.com"})
 
     assert not User.objects.filter(pk=owner.pk).exists()
-    assert not path.exists()
+    assert media_files(tmp_path) == their_files
+    # no empty folders left behind either, but the top ones stay
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["answers", "tts", "uploads"]
+    assert [p.name for p in (tmp_path / "uploads").iterdir()] == [str(theirs.id)]
+
+
+def test_it_deletes_an_interviews_files_and_keeps_the_others(
+    owner_client, owner, other, settings, tmp_path, monkeypatch, django_capture_on_commit_callbacks
+):
+    settings.MEDIA_ROOT = str(tmp_path)
+    doomed, doomed_files = interview_with_files(owner, "DOOMED", monkeypatch)
+    interview_with_files(owner, "KEPT", monkeypatch)
+    interview_with_files(other, "THEIRS", monkeypatch)
+    before = media_files(tmp_path)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.post(reverse("delete_interview", args=[doomed.id]))
+
+    assert response.status_code == 302
+    gone = sorted(path.relative_to(tmp_path).as_posix() for path in doomed_files)
+    assert media_files(tmp_path) == [name for name in before if name not in gone]
+    assert not (tmp_path / "uploads" / str(doomed.id)).exists() and not (tmp_path / "tts" / str(doomed.id)).exists()
+
+
+def test_it_keeps_the_files_of_a_deletion_that_rolled_back(owner, settings, tmp_path, monkeypatch, django_capture_on_commit_callbacks):
+    settings.MEDIA_ROOT = str(tmp_path)
+    interview, files = interview_with_files(owner, "MINE", monkeypatch)
+    pk = interview.pk
+
+    with django_capture_on_commit_callbacks(execute=True):
+        with pytest.raises(RuntimeError), transaction.atomic():
+            Interview.delete_files_on_commit(Interview.objects.filter(pk=interview.pk))
+            interview.delete()
+            raise RuntimeError("the delete fails")
+
+    assert Interview.objects.filter(pk=pk).exists()
+    assert all(path.exists() for path in files)
+
+
+def test_it_deletes_even_when_the_channel_layer_is_down(owner_client, owner, monkeypatch, django_capture_on_commit_callbacks, caplog):
+    def unreachable():
+        raise ConnectionError("channel layer unreachable")
+
+    monkeypatch.setattr("interviews.sockets.get_channel_layer", unreachable)
+    interview = make_interview(owner, "MINE")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert owner_client.post(reverse("delete_interview", args=[interview.id])).status_code == 302
+        assert owner_client.post(reverse("delete_account"), {"confirm": "owner@example.com"}).status_code == 302
+
+    assert not User.objects.filter(pk=owner.pk).exists()
+    assert "could not close the sockets" in caplog.text
 
 
 def test_it_enforces_csrf_on_delete(owner):

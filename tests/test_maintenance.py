@@ -62,8 +62,9 @@ def test_it_prunes_old_audio_and_keeps_recent_audio(owner, settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path)
     settings.AUDIO_RETENTION_DAYS = 30
     interview = answered(owner, answers=["Old spoken answer.", "New spoken answer."])
-    old_tts = write(tmp_path / "tts/ab/old.wav", 31)
-    new_tts = write(tmp_path / "tts/cd/new.wav", 29)
+    older = make_interview(owner)
+    old_tts = write(tmp_path / f"tts/{older.id}/old.wav", 31)
+    new_tts = write(tmp_path / f"tts/{interview.id}/new.wav", 29)
     old_upload = write(tmp_path / f"uploads/{interview.id}/old.audio", 40)
     new_upload = write(tmp_path / f"uploads/{interview.id}/new.audio", 1)
     unrelated = write(tmp_path / "resumes/keep.pdf", 400)
@@ -73,8 +74,8 @@ def test_it_prunes_old_audio_and_keeps_recent_audio(owner, settings, tmp_path):
 
     summary = prune_old_audio()
 
-    assert summary == {"tts_files": 1, "upload_files": 1, "turns_cleared": 1, "tasks": 0}
-    assert not old_tts.exists() and not (tmp_path / "tts/ab").exists()
+    assert summary == {"tts_files": 1, "upload_files": 1, "turns_cleared": 1, "tasks": 0, "orphan_folders": 0}
+    assert not old_tts.exists() and not (tmp_path / f"tts/{older.id}").exists()
     assert new_tts.exists() and new_upload.exists() and unrelated.exists()
     assert not old_upload.exists()
     old_turn.refresh_from_db()
@@ -99,4 +100,20 @@ def test_it_deletes_old_finished_speech_tasks_only(owner, settings, tmp_path):
 
 def test_it_copes_with_an_empty_media_root(settings, tmp_path):
     settings.MEDIA_ROOT = str(Path(tmp_path) / "missing")
-    assert prune_old_audio() == {"tts_files": 0, "upload_files": 0, "turns_cleared": 0, "tasks": 0}
+    assert prune_old_audio() == {"tts_files": 0, "upload_files": 0, "turns_cleared": 0, "tasks": 0, "orphan_folders": 0}
+
+
+def test_it_removes_the_folders_of_deleted_interviews_whatever_their_age(owner, settings, tmp_path):
+    # A worker or an upload may finish writing just after its interview was deleted.
+    settings.MEDIA_ROOT = str(tmp_path)
+    alive, gone = make_interview(owner), make_interview(owner)
+    kept = [write(tmp_path / f"tts/{alive.id}/a.wav", 0), write(tmp_path / f"uploads/{alive.id}/a.audio", 0)]
+    legacy = write(tmp_path / "tts/ab/shared.wav", 0)  # the cache before it was kept per interview: pruned by age
+    write(tmp_path / f"tts/{gone.id}/late.wav", 0)
+    write(tmp_path / f"uploads/{gone.id}/late.audio", 0)
+    gone.delete()
+
+    assert prune_old_audio()["orphan_folders"] == 2
+
+    assert all(path.exists() for path in kept) and legacy.exists()
+    assert not (tmp_path / f"tts/{gone.id}").exists() and not (tmp_path / f"uploads/{gone.id}").exists()

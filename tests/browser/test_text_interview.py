@@ -2,6 +2,7 @@
 
 import re
 import secrets
+import time
 
 import pytest
 from playwright.sync_api import expect
@@ -49,14 +50,30 @@ ANSWERS = [
 # ----- helpers: what a candidate does -----
 
 
-def sign_up(page):
-    """Create a new account through the allauth sign-up page; land on the dashboard."""
+def confirmation_link(server, email, timeout=10):
+    """The link in the confirmation email, which the app's console email backend printed in its log."""
+    sent = re.compile(re.escape(f"To: {email}") + r"[\s\S]*?(/accounts/confirm-email/[^\s/]+/)")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = sent.findall(server.logs(tail_chars=200_000))
+        if found:
+            return found[-1]
+        time.sleep(0.1)
+    raise AssertionError(f"no confirmation email to {email} in the app's log")
+
+
+def sign_up(page, server):
+    """Create a new account through the allauth sign-up page, confirm the
+    address through the emailed link; land on the dashboard."""
     email = f"candidate-{secrets.token_hex(4)}@example.com"
     page.goto("/accounts/signup/")
     page.locator("#id_email").fill(email)
     page.locator("#id_password1").fill(PASSWORD)
     page.locator("#id_password2").fill(PASSWORD)
     page.get_by_role("button", name="Sign up").click()
+    expect(page.get_by_role("heading", name="Verify your email address")).to_be_visible()
+    page.goto(confirmation_link(server, email))
+    page.get_by_role("button", name="Confirm").click()
     expect(page).to_have_url(re.compile(r"/interviews/$"))
     expect(page.get_by_role("heading", name="My interviews")).to_be_visible()
     return email
@@ -136,8 +153,8 @@ def wait_for_report(page):
 # ----- tests -----
 
 
-def test_it_runs_a_three_question_interview_by_typing_and_shows_the_report(page):
-    sign_up(page)
+def test_it_runs_a_three_question_interview_by_typing_and_shows_the_report(page, app_server):
+    sign_up(page, app_server)
     start_interview(page, questions=3)
 
     sent = []
@@ -192,10 +209,10 @@ def test_it_runs_a_three_question_interview_by_typing_and_shows_the_report(page)
     expect(row).to_contain_text(re.compile(r"\d+/100"))
 
 
-def test_it_works_on_a_phone_sized_viewport(new_context):
+def test_it_works_on_a_phone_sized_viewport(new_context, app_server):
     phone = new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, device_scale_factor=3)
     page = phone.new_page()
-    sign_up(page)
+    sign_up(page, app_server)
     assert_no_horizontal_overflow(page, "the empty dashboard")
 
     page.get_by_role("link", name="New interview").first.click()
@@ -222,8 +239,8 @@ def test_it_works_on_a_phone_sized_viewport(new_context):
     assert_no_horizontal_overflow(page, "the dashboard with an interview")
 
 
-def test_it_ends_an_interview_early_and_builds_the_report(page):
-    sign_up(page)
+def test_it_ends_an_interview_early_and_builds_the_report(page, app_server):
+    sign_up(page, app_server)
     start_interview(page, questions=5)
     _, over = answer_current_question(page, ANSWERS[1])
     assert not over

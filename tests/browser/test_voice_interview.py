@@ -225,7 +225,7 @@ def check_hidden(locator, what, bugs):
 # ----- tests -----
 
 
-def test_it_answers_a_question_by_voice_and_speaks_the_next_question(voice_page):
+def test_it_answers_a_question_by_voice_and_speaks_the_next_question(voice_page, app_server):
     page = voice_page
     bugs = KnownBugs()
     audio_responses = []
@@ -236,7 +236,7 @@ def test_it_answers_a_question_by_voice_and_speaks_the_next_question(voice_page)
 
     page.on("response", on_response)
 
-    sign_up(page)
+    sign_up(page, app_server)
     start_interview(page, questions=3)
     question = last_turn_index(page)
     # The first question was already written (and not spoken); the next ones will be.
@@ -320,9 +320,9 @@ def test_it_answers_a_question_by_voice_and_speaks_the_next_question(voice_page)
     bugs.xfail_if_any()
 
 
-def test_it_transcribes_an_uploaded_recording_into_the_answer_box(voice_page, recordings):
+def test_it_transcribes_an_uploaded_recording_into_the_answer_box(voice_page, recordings, app_server):
     page = voice_page
-    sign_up(page)
+    sign_up(page, app_server)
     start_interview(page, questions=3)
     question = last_turn_index(page)
 
