@@ -2,7 +2,8 @@
 
 One group per interview, so every tab of an interview (on any web process)
 sees the same events. Only the interview's owner may connect; everyone else is
-closed before anything is sent.
+closed before anything is sent. Each socket also joins its user's group, so
+logging out (4401) or deleting the interview or account (4410) closes it.
 """
 
 import logging
@@ -11,7 +12,9 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils import timezone
 
+from interviews.sockets import user_group
 from interviewer.logging import bind
+from interviewer.ratelimit import ahit, client_ip
 from interviews import turns
 from interviews.models import Interview
 
@@ -33,8 +36,11 @@ class InterviewConsumer(AsyncJsonWebsocketConsumer):
         if state is None:
             await self.close(code=CLOSE_NOT_FOUND)
             return
+        self.user_id = user.pk
         self.group = turns.group_name(self.interview_id)
+        self.user_group = user_group(user.pk)  # logout and deletion close the socket through it
         await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.channel_layer.group_add(self.user_group, self.channel_name)
         await self.accept()
         await self.send_json({"event": "sync", **state["fragments"]})
         if state["needs_turn"]:
@@ -45,10 +51,17 @@ class InterviewConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code):
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
+            await self.channel_layer.group_discard(self.user_group, self.channel_name)
 
     async def receive_json(self, content, **kwargs):
         kind = content.get("type") if isinstance(content, dict) else None
         if kind == "retry":
+            # The same limit as the HTTP Retry: each one can start a model call.
+            wait = await ahit("retries", self.user_id, client_ip(self.scope))
+            if wait:
+                plural = "" if wait == 1 else "s"
+                await self.send_json({"event": "error", "message": f"You're going a bit fast — try again in {wait} second{plural}."})
+                return
             # Safe to repeat: run_interviewer_turn only writes when a turn is due
             # and it wins the lease.
             turns.schedule(turns.run_interviewer_turn(self.interview_id))
@@ -63,11 +76,17 @@ class InterviewConsumer(AsyncJsonWebsocketConsumer):
             return
         try:
             await super().receive(text_data=text_data, **kwargs)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: brackets nested too deep for json
             await self.send_json({"event": "error", "message": "Messages must be JSON."})
 
     async def room_event(self, message):
         await self.send_json(message["payload"])
+
+    async def sockets_close(self, message):
+        """Logout (4401) or deletion (4410): sent to the user's group, for one interview or all."""
+        interview = message.get("interview")
+        if interview is None or str(interview) == str(self.interview_id):
+            await self.close(code=message.get("code", CLOSE_UNAUTHENTICATED))
 
     @database_sync_to_async
     def _owned_state(self, user_id):

@@ -6,6 +6,7 @@ downloads all read the stored result.
 """
 
 import logging
+import re
 from collections import Counter
 
 from asgiref.sync import async_to_sync
@@ -232,9 +233,58 @@ def as_json(interview):
     return {"report": interview.summary, "interview": interview_as_dict(interview)}
 
 
+# ----- the Markdown export: inert in any viewer -----
+#
+# Every piece of text in it comes from the candidate, the job ad or a model, so
+# all of it is escaped: HTML as entities, Markdown's inline syntax with
+# backslashes, block syntax at the start of each line, and the patterns GitHub
+# Flavored Markdown turns into links by itself (http://, www., e-mail
+# addresses). The only links are the product's own resources.
+
+_HTML = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+_INLINE = re.compile(r"([\\`*_\[\]|~$])")
+_BLOCK_START = ("#", "+", "-", "=")  # headings, list items, setext underlines
+_ORDERED_ITEM = re.compile(r"^(\d+)([.)])")
+_SCHEME = re.compile(r":(?=//)")
+_WWW = re.compile(r"(?i)\b(www)\.")
+WORD_JOINER = "\u2060"  # invisible; after "@" it stops an address becoming a mailto: link
+
+
+def md_text(text):
+    """Text as inert Markdown, line by line (line breaks are kept; indentation,
+    which would make a code block, is not)."""
+    out = []
+    for line in str(text or "").splitlines():
+        line = _INLINE.sub(r"\\\1", line.strip().translate(_HTML))
+        line = _SCHEME.sub(r"\\:", _WWW.sub(r"\1\\.", line)).replace("@", "@" + WORD_JOINER)
+        if line.startswith(_BLOCK_START):
+            line = "\\" + line
+        out.append(_ORDERED_ITEM.sub(r"\1\\\2", line))
+    return "\n".join(out)
+
+
+def md_line(text):
+    """Text as inert Markdown on one line (a heading, a list item)."""
+    return md_text(" ".join(str(text or "").split()))
+
+
+def _resource_urls():
+    from interviews.engine.resources import RESOURCES
+
+    return {r["url"] for r in RESOURCES if r["url"].startswith(("https://", "http://"))}
+
+
+def _resource_line(resource, allowed_urls):
+    title, why = md_line(resource.get("title", "")), md_line(resource.get("why", ""))
+    url = resource.get("url")
+    link = f"[{title}]({url})" if isinstance(url, str) and url in allowed_urls else title
+    return f"- {link}: {why}"
+
+
 def as_markdown(interview):
     s = interview.summary or {}
-    lines = [f"# Interview report: {interview.job_role}" + (f" at {interview.company}" if interview.company else ""), ""]
+    company = f" at {md_line(interview.company)}" if interview.company else ""
+    lines = [f"# Interview report: {md_line(interview.job_role)}{company}", ""]
     lines.append(f"Date: {timezone.localdate(interview.created_at).isoformat()}  ")
     if s.get("overall") is not None:
         lines.append(f"Overall score: **{s['overall']} / 100**")
@@ -243,35 +293,36 @@ def as_markdown(interview):
         if d in s.get("dimensions", {}):
             lines.append(f"- {LABELS[d]}: {s['dimensions'][d]} / 5")
     if s.get("patterns"):
-        lines += ["", "## Patterns", "", s["patterns"]]
+        lines += ["", "## Patterns", "", md_text(s["patterns"])]
     if s.get("strengths"):
-        lines += ["", "## Strengths", ""] + [f"- {x}" for x in s["strengths"]]
+        lines += ["", "## Strengths", ""] + [f"- {md_line(x)}" for x in s["strengths"]]
     if s.get("focus_areas"):
         lines += ["", "## Focus areas", ""]
         for area in s["focus_areas"]:
-            lines.append(f"### {area.get('area', '')}")
+            lines.append(f"### {md_line(area.get('area', ''))}")
             if area.get("why"):
-                lines.append(area["why"])
-            lines += [f"- {step}" for step in area.get("next_steps", [])]
+                lines.append(md_text(area["why"]))
+            lines += [f"- {md_line(step)}" for step in area.get("next_steps", [])]
     terms = s.get("jd_terms") or {}
     if terms.get("covered") or terms.get("missed"):
         lines += ["", "## Job-description terms", ""]
-        lines.append("Covered: " + (", ".join(terms.get("covered", [])) or "none"))
+        lines.append("Covered: " + (", ".join(md_line(t) for t in terms.get("covered", [])) or "none"))
         lines.append("")
-        lines.append("Missed: " + (", ".join(terms.get("missed", [])) or "none"))
+        lines.append("Missed: " + (", ".join(md_line(t) for t in terms.get("missed", [])) or "none"))
     lines += ["", "## Answers", ""]
     for item in page_context(interview)["items"]:
         q, a, f = item["question"], item["answer"], item["feedback"]
-        lines += [f"### {q.text if q else 'Question'}", "", "> " + a.text.replace("\n", "\n> "), ""]
+        lines += [f"### {md_line(q.text) if q else 'Question'}", "", "> " + md_text(a.text).replace("\n", "\n> "), ""]
         if f:
             for d in DIMENSIONS:
                 sc = f.scores.get(d)
                 if sc:
-                    quote = f' — "{sc["evidence"]}"' if sc.get("evidence") else ""
-                    lines.append(f"- {LABELS[d]}: {sc['score']}/5{quote}")
+                    quote = f' — "{md_line(sc["evidence"])}"' if sc.get("evidence") else ""
+                    lines.append(f"- {LABELS[d]}: {md_line(sc['score'])}/5{quote}")
             if f.text:
-                lines += ["", f.text]
+                lines += ["", md_text(f.text)]
         lines.append("")
     if s.get("resources"):
-        lines += ["## Resources", ""] + [f"- [{r['title']}]({r['url']}): {r.get('why', '')}" for r in s["resources"]]
+        allowed_urls = _resource_urls()
+        lines += ["## Resources", ""] + [_resource_line(r, allowed_urls) for r in s["resources"]]
     return "\n".join(lines) + "\n"

@@ -14,6 +14,7 @@ import time
 
 from channels.db import database_sync_to_async as _database_sync_to_async
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db.models import Prefetch, prefetch_related_objects
 from django.template.loader import render_to_string
 
@@ -189,6 +190,7 @@ async def run_interviewer_turn(interview_id, on_first_words=None):
     engine = get_engine()
     allowed = allowed_actions(ctx)
     decision, parts, usage = None, [], Usage()
+    max_chars, written = settings.INTERVIEW_TURN_MAX_CHARS, 0
     speaker = Speaker(interview_id, len(ctx.transcript), voice[0]) if voice else None
     relay = TokenRelay(interview_id)
     renewed_at = time.monotonic()
@@ -197,13 +199,18 @@ async def run_interviewer_turn(interview_id, on_first_words=None):
         # restarting, say) releases the lease and offers Retry, rather than
         # leaving the lease held, and the room waiting, for INTERVIEW_TURN_LEASE_SECONDS.
         await publish(interview_id, {"event": "turn.started"})
-        async for item in engine.stream_turn(ctx, allowed):
+        stream = engine.stream_turn(ctx, allowed)
+        async for item in stream:
             if isinstance(item, Decision):
                 item.action = coerce(item.action, allowed)
                 decision = item
             elif isinstance(item, Usage):
                 usage = item
             elif item:
+                if written >= max_chars:
+                    break  # a runaway turn: keep what fits, stop the engine
+                item = item[: max_chars - written]
+                written += len(item)
                 parts.append(item)
                 await relay.add(item)
                 if first_token_at is None:
@@ -215,6 +222,7 @@ async def run_interviewer_turn(interview_id, on_first_words=None):
                 if time.monotonic() - renewed_at > LEASE_RENEW_SECONDS:
                     renewed_at = time.monotonic()
                     await database_sync_to_async(Interview(pk=interview_id).renew_generation)()
+        await stream.aclose()
         await relay.flush()
         if speaker:
             await speaker.flush()
@@ -313,6 +321,8 @@ class Speaker:
 
         from speech.tts import queue_sentence
 
+        if self.seq >= settings.INTERVIEW_TURN_MAX_SENTENCES:
+            return  # the turn still shows in full; only its voice stops here
         try:
             task = await database_sync_to_async(queue_sentence)(
                 self.interview_id, sentence, self.speed, self.turn_index, self.seq

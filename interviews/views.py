@@ -185,8 +185,11 @@ def end_interview(request, interview_id):
 @require_POST
 @login_required
 def delete_interview(request, interview_id):
+    from interviews.sockets import DELETED, close_sockets
+
     interview = _get_interview_for_user(request, interview_id)
-    interview.delete()
+    interview.delete_with_files()  # its own transaction: committed when it returns
+    close_sockets(request.user.pk, DELETED, interview_id)
     messages.success(request, "Interview deleted.")
     return redirect("dashboard")
 
@@ -214,14 +217,19 @@ def report_status(request, interview_id):
 
 @require_POST
 @login_required
+@ratelimit("reports")
 def rebuild_report(request, interview_id):
+    """Build a failed or missing report again; a built or queued one is left alone,
+    since each build is a model call. One conditional update, so a double click queues one."""
     interview = _get_interview_for_user(request, interview_id)
-    if interview.status != Interview.Status.ACTIVE and interview.summary_status in (
-        Interview.SummaryStatus.ERROR,
-        Interview.SummaryStatus.NONE,
-        Interview.SummaryStatus.READY,
-    ):
-        Interview.objects.filter(pk=interview.pk).update(summary_status=Interview.SummaryStatus.PENDING, summary_error="")
+    queued = (
+        Interview.objects.filter(
+            pk=interview.pk, summary_status__in=[Interview.SummaryStatus.ERROR, Interview.SummaryStatus.NONE]
+        )
+        .exclude(status=Interview.Status.ACTIVE)
+        .update(summary_status=Interview.SummaryStatus.PENDING, summary_error="")
+    )
+    if queued:
         turns.enqueue_report(interview.id)
     return redirect("interview_report", interview.id)
 

@@ -1,4 +1,5 @@
 import asyncio
+import math
 import os
 import re
 import uuid
@@ -87,6 +88,8 @@ def voice_settings(request, interview_id):
         speed = float(request.POST.get("speech_speed", interview.speech_speed))
     except ValueError:
         speed = interview.speech_speed
+    if not math.isfinite(speed):  # float() reads "nan" and "inf"; NaN slips through min/max
+        return HttpResponse(f"The speech speed must be a number from {MIN_SPEED} to {MAX_SPEED}.", status=400, content_type="text/plain")
     speed = min(max(speed, MIN_SPEED), MAX_SPEED)
     Interview.objects.filter(pk=interview.pk).update(speak_questions=speak, speech_speed=speed)
     return HttpResponse(status=204)

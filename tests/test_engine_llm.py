@@ -319,6 +319,20 @@ async def test_it_parses_coach_output_clamps_scores_and_validates_evidence(fake_
     assert "costs fell by 30%" in req.prompt and '"words": 60' in req.prompt
 
 
+async def test_it_checks_the_coachs_quotes_off_the_event_loop(fake_gemini, monkeypatch):
+    """Matching quotes against a 10,000-character answer is text work: never on the loop."""
+    import threading
+
+    from interviews.engine import llm
+
+    checked_on = []
+    original = llm.verify_evidence
+    monkeypatch.setattr(llm, "verify_evidence", lambda *a, **kw: (checked_on.append(threading.get_ident()), original(*a, **kw))[1])
+    fake_gemini.script(json=coach_json())
+    await LLMEngine(MODEL).coach(make_ctx(), "Q?", ANSWER, {})
+    assert checked_on and threading.get_ident() not in checked_on
+
+
 async def test_it_builds_the_coach_schema_once_and_sends_it_on_every_call(fake_gemini, monkeypatch):
     engine = LLMEngine(MODEL)
     built = []

@@ -113,3 +113,28 @@ async def test_it_survives_an_abrupt_disconnect_mid_turn(owner, engine):
 
         await asyncio.sleep(0.05)
     assert await Turn.objects.filter(interview=interview, kind="introduction").acount() == 1
+
+
+@pytest.mark.parametrize(
+    "target, code, closes",
+    [("this interview", 4410, True), ("every interview", 4401, True), ("another interview", 4410, False)],
+)
+async def test_it_closes_when_told_through_the_users_group(owner, engine, target, code, closes):
+    """Logout and deletion send sockets.close to "user.<pk>"; only the named interview's sockets (or all) close."""
+    import uuid
+
+    from channels.layers import get_channel_layer
+
+    interview = await database_sync_to_async(make_interview)(owner)
+    await database_sync_to_async(ask)(interview, "First?", Turn.Kind.INTRODUCTION)
+    comm = communicator(interview.id, owner)
+    assert (await comm.connect())[0]
+    assert (await comm.receive_json_from())["event"] == "sync"
+    named = {"this interview": str(interview.id), "every interview": None, "another interview": str(uuid.uuid4())}[target]
+    await get_channel_layer().group_send(f"user.{owner.pk}", {"type": "sockets.close", "interview": named, "code": code})
+    if closes:
+        assert await comm.receive_output(timeout=3) == {"type": "websocket.close", "code": code}
+    else:
+        await comm.send_json_to({"type": "ping"})
+        assert await comm.receive_json_from(timeout=3) == {"event": "pong"}
+    await comm.disconnect()

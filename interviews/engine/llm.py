@@ -535,10 +535,14 @@ class LLMEngine:
         text_sent = False
         attempt_allowed = allowed
         model = self._model_or_error(usage)
+        # A runaway reply is cut here, so it is neither read nor paid for
+        # beyond what the turn may keep (INTERVIEW_TURN_MAX_CHARS).
+        max_text = settings.INTERVIEW_TURN_MAX_CHARS
         attempt = 0
         while True:
             usage.calls += 1
             parser = TurnParser(attempt_allowed)
+            received = text_chars = 0
             messages = prompts.interviewer_messages(ctx, attempt_allowed)
             produced = False  # did this attempt produce any text?
             try:
@@ -554,7 +558,9 @@ class LLMEngine:
                         finally:
                             usage.model_ms += _ms(time.monotonic() - t0)
                         _add_tokens(usage, chunk)
-                        for item in parser.feed(_message_text(chunk)):
+                        piece = _message_text(chunk)
+                        received += len(piece)
+                        for item in parser.feed(piece):
                             if isinstance(item, Decision):
                                 if decision is None:
                                     decision = item
@@ -563,7 +569,11 @@ class LLMEngine:
                             if usage.first_token_ms is None:
                                 usage.first_token_ms = _ms(time.monotonic() - started)
                             produced = text_sent = True
+                            text_chars += len(item)
                             yield item
+                        if text_chars >= max_text or received >= max_text + HEADER_MAX_CHARS:
+                            log.warning("%s: interviewer turn cut at %d characters", self.name, text_chars)
+                            break
                     for item in parser.close():
                         if isinstance(item, Decision):
                             if decision is None:
@@ -632,6 +642,11 @@ class LLMEngine:
                     result = await runnable.ainvoke(messages)
                     raw, parsed = result.get("raw"), result.get("parsed")
             _add_tokens(usage, raw)
+            # Reading the reply and checking its quotes against the answer is
+            # text work over user-sized input: keep it off the event loop.
+            return await asyncio.to_thread(read, raw, parsed)
+
+        def read(raw, parsed):
             if isinstance(parsed, BaseModel):
                 data = parsed.model_dump()
             elif isinstance(parsed, dict):

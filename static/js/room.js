@@ -112,8 +112,14 @@
     };
     socket.onmessage = (e) => handle(JSON.parse(e.data));
     socket.onclose = (e) => {
-      if (e.code === 4401 || e.code === 4404) {
-        connection.textContent = "You no longer have access to this interview. Reload the page.";
+      const ended = {
+        4401: "You were signed out. Sign in again to carry on.",
+        4404: "You no longer have access to this interview. Reload the page.",
+        4410: "This interview was deleted.",
+      }[e.code];
+      if (ended) {
+        clearStreaming();
+        connection.textContent = ended;
         return;
       }
       clearStreaming();
