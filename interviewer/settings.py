@@ -5,6 +5,7 @@ laptop: SQLite, the in-memory channel layer, the local-memory cache, the
 django-q2 ORM broker and the local engines. See README.md for the full table.
 """
 
+import ipaddress
 import os
 import tempfile
 from pathlib import Path
@@ -34,6 +35,23 @@ def envint(name, default):
 
 def envfloat(name, default):
     return float(envget(name, str(default)))
+
+
+def trusted_proxies(value):
+    """TRUSTED_PROXIES: "" (none), a count such as "2", or comma-separated
+    addresses and networks; refused at start-up if it is anything else."""
+    value = value.strip()
+    if not value:
+        return 0
+    if value.isdigit():
+        return int(value)
+    networks = [n.strip() for n in value.split(",") if n.strip()]
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ValueError(f"TRUSTED_PROXIES must be a count or addresses/networks, got {network!r}") from None
+    return networks
 
 
 def database_from_url(url):
@@ -68,7 +86,10 @@ def database_from_url(url):
 
 
 SECRET_KEY = envget("SECRET_KEY", "dev-only-insecure-key-change-me")
-DEBUG = envbool("DEBUG", "true")
+# Off unless asked for: `make run` turns it on for development; a deploy that
+# sets nothing gets production behaviour (and check interviewer.E002 refuses
+# the development key).
+DEBUG = envbool("DEBUG", "false")
 ALLOWED_HOSTS = [h for h in envget("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in envget("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 SITE_NAME = envget("SITE_NAME", "Interviewer")
@@ -190,18 +211,32 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
+# allauth's rate limits count per client address as ours do (TRUSTED_PROXIES).
+ACCOUNT_ADAPTER = "interviewer.account_adapter.AccountAdapter"
 
 # allauth: email + password, no usernames; the same answer whether or not an
-# account exists (no enumeration).
+# account exists (no enumeration). Sign-up can only answer the same if the
+# address must be confirmed: a known address is sent a "you already have an
+# account" email instead of a confirmation link, and the page is the same.
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = "username"
-ACCOUNT_EMAIL_VERIFICATION = envget("ACCOUNT_EMAIL_VERIFICATION", "optional")
+ACCOUNT_EMAIL_VERIFICATION = envget("ACCOUNT_EMAIL_VERIFICATION", "mandatory")
 ACCOUNT_PREVENT_ENUMERATION = True
+# The confirmation link logs in the browser that signed up (only that one: it
+# must carry the sign-up's session), so a new candidate goes straight on.
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_RATE_LIMITS = {
     "login_failed": "10/m/ip,5/5m/key",
-    "signup": "20/m/ip",
+    # Per client address: a burst, and an hour's worth (a class signing up
+    # together behind one address still fits).
+    "signup": "20/m/ip,60/h/ip",
+    # Emails to one address (confirmation, "already registered"), however
+    # many sign-ups or resends name it.
+    "confirm_email": "1/3m/key,10/d/key",
+    # Adding addresses sends them mail: per user.
+    "manage_email": "10/m/user,30/h/user",
     "reset_password": "20/m/ip,5/m/key",
 }
 LOGIN_URL = "account_login"
@@ -236,6 +271,11 @@ MEDIA_ROOT = envget("MEDIA_ROOT", str(BASE_DIR / "media"))
 MEDIA_URL = "media/"
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if envbool("BEHIND_TLS_PROXY", "false") else None
+# The reverse proxies in front of the web processes, as a count ("1": one
+# nginx) or as networks ("10.0.0.0/8,127.0.0.1"). The client address (rate
+# limits, allauth, /metrics) is the rightmost X-Forwarded-For hop that is not
+# one of them; with none, X-Forwarded-For is ignored (interviewer/ratelimit.py).
+TRUSTED_PROXIES = trusted_proxies(envget("TRUSTED_PROXIES", ""))
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", "false")
 # HSTS: off while developing; a year once DEBUG is off (browsers then refuse
 # plain HTTP for the host, so turn it on only once HTTPS works).
@@ -252,6 +292,9 @@ X_FRAME_OPTIONS = "DENY"
 
 # Uploads: résumé files are read in memory up to this size, then refused.
 RESUME_MAX_BYTES = envint("RESUME_MAX_BYTES", 5 * 1024 * 1024)
+# A PDF or DOCX résumé is read in a child process with this much CPU time
+# (and twice as long, plus 2 s, of wall-clock time); past it, a form error.
+RESUME_PARSE_SECONDS = envint("RESUME_PARSE_SECONDS", 3)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 6 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 6 * 1024 * 1024
 
@@ -271,6 +314,11 @@ WEB_PROCESSES = envint("WEB_PROCESSES", 1)
 INTERVIEW_TURN_LEASE_SECONDS = envint("INTERVIEW_TURN_LEASE_SECONDS", 30)
 # Pause between streamed words of the local engine, so text appears as typed.
 INTERVIEW_LOCAL_STREAM_DELAY = envfloat("INTERVIEW_LOCAL_STREAM_DELAY", 0.02)
+# One interviewer turn, whatever the engine streams: text past this many
+# characters is cut (and the model's stream closed), and at most this many of
+# its sentences are spoken. A turn is asked to stay under 90 words.
+INTERVIEW_TURN_MAX_CHARS = envint("INTERVIEW_TURN_MAX_CHARS", 2000)
+INTERVIEW_TURN_MAX_SENTENCES = envint("INTERVIEW_TURN_MAX_SENTENCES", 12)
 
 LOGGING = {
     "version": 1,
@@ -307,7 +355,13 @@ POLLY_ENDPOINT_URL = envget("POLLY_ENDPOINT_URL")  # a fake (moto) in tests
 CAP_ASSEMBLYAI = envint("CAP_ASSEMBLYAI", 5)
 CAP_POLLY = envint("CAP_POLLY", 26)
 CAP_DEEPGRAM = envint("CAP_DEEPGRAM", 10)
-CAP_LOCAL_STT = envint("CAP_LOCAL_STT", 2)
+# The local speech-to-text engine. CAP_LOCAL_STT, the one setting these
+# replace, is still read as the default of all three (deprecated).
+_cap_local_stt = envint("CAP_LOCAL_STT", 2)
+CAP_LOCAL_STT_LIVE = envint("CAP_LOCAL_STT_LIVE", _cap_local_stt)  # live streams, across every host
+CAP_LOCAL_STT_BATCH = envint("CAP_LOCAL_STT_BATCH", _cap_local_stt)  # uploads, across every host (= stt workers)
+LOCAL_STT_CALLS_PER_PROCESS = envint("LOCAL_STT_CALLS_PER_PROCESS", _cap_local_stt)  # Whisper calls at once in one process
+del _cap_local_stt
 CAP_LOCAL_TTS = envint("CAP_LOCAL_TTS", 2)
 CAP_LEASE_SECONDS = envint("CAP_LEASE_SECONDS", 30)  # a crashed holder's slot frees after this
 SPEECH_TIMEOUT = envfloat("SPEECH_TIMEOUT", 30)  # seconds per provider call
@@ -315,9 +369,18 @@ SPEECH_RETRIES = envint("SPEECH_RETRIES", 3)
 # Uploaded answers.
 AUDIO_UPLOAD_MAX_BYTES = envint("AUDIO_UPLOAD_MAX_BYTES", 25 * 1024 * 1024)
 AUDIO_UPLOAD_MAX_SECONDS = envint("AUDIO_UPLOAD_MAX_SECONDS", 600)
+# Any request body larger than this is answered 413 before Django reads it
+# (interviewer.middleware.limit_request_body): the largest recording plus room
+# for the multipart envelope and the form's other fields.
+REQUEST_MAX_BYTES = envint("REQUEST_MAX_BYTES", AUDIO_UPLOAD_MAX_BYTES + 1024 * 1024)
 # Turn-taking: submit a spoken answer after this much silence following the
 # last final words (longer when the words sound unfinished).
 SPEECH_END_SILENCE_SECONDS = envfloat("SPEECH_END_SILENCE_SECONDS", 2.5)
+# A live stream closes after this long without an audio frame (the page sends
+# frames all the time the microphone is on, silence included), and at the
+# latest this long after it opened, so no socket keeps a slot for ever.
+SPEECH_STREAM_IDLE_SECONDS = envfloat("SPEECH_STREAM_IDLE_SECONDS", 30)
+SPEECH_STREAM_MAX_SECONDS = envfloat("SPEECH_STREAM_MAX_SECONDS", 15 * 60)
 
 # django-q2. The default cluster builds reports; `stt` and `tts` run speech
 # work, one worker per call the provider allows at once (start them with
@@ -342,7 +405,7 @@ Q_CLUSTER = {
     "label": "Background tasks",
     "ALT_CLUSTERS": {
         "stt": {
-            "workers": CAP_ASSEMBLYAI if SPEECH_BATCH_STT == "assemblyai" else CAP_LOCAL_STT,
+            "workers": CAP_ASSEMBLYAI if SPEECH_BATCH_STT == "assemblyai" else CAP_LOCAL_STT_BATCH,
             "timeout": _stt_timeout,
             "retry": 2 * _stt_timeout + 60,
             "queue_limit": 1,
@@ -383,9 +446,10 @@ MIDDLEWARE = [
 ]
 # /metrics answers when DEBUG is on, to `Authorization: Bearer <METRICS_TOKEN>`,
 # or to a client address in METRICS_ALLOWED_IPS (addresses or CIDR networks,
-# matched against REMOTE_ADDR only: X-Forwarded-For is not trusted); else 404.
+# matched against the client address of TRUSTED_PROXIES); else 404. No address
+# is allowed by default: a proxy on the same host makes every visitor loopback.
 METRICS_TOKEN = envget("METRICS_TOKEN")
-METRICS_ALLOWED_IPS = [a.strip() for a in envget("METRICS_ALLOWED_IPS", "127.0.0.1,::1").split(",") if a.strip()]
+METRICS_ALLOWED_IPS = [a.strip() for a in envget("METRICS_ALLOWED_IPS", "").split(",") if a.strip()]
 # One JSON object per line (for log shippers) or plain text for people.
 LOG_FORMAT = envget("LOG_FORMAT", "plain" if DEBUG else "json")
 if LOG_FORMAT not in ("json", "plain"):
@@ -432,9 +496,10 @@ RATE_LIMIT_ANSWERS = envget("RATE_LIMIT_ANSWERS", "30/m")
 RATE_LIMIT_ANSWERS_IP = envget("RATE_LIMIT_ANSWERS_IP", "60/m")
 RATE_LIMIT_RETRIES = envget("RATE_LIMIT_RETRIES", "10/m")
 RATE_LIMIT_RETRIES_IP = envget("RATE_LIMIT_RETRIES_IP", "30/m")
+# "Rebuild report" (only offered for a failed or missing report): one model call each.
+RATE_LIMIT_REPORTS = envget("RATE_LIMIT_REPORTS", "5/h")
+RATE_LIMIT_REPORTS_IP = envget("RATE_LIMIT_REPORTS_IP", "20/h")
 RATE_LIMIT_UPLOADS = envget("RATE_LIMIT_UPLOADS", "20/h")
 RATE_LIMIT_UPLOADS_IP = envget("RATE_LIMIT_UPLOADS_IP", "60/h")
 RATE_LIMIT_SPEECH_SOCKETS = envget("RATE_LIMIT_SPEECH_SOCKETS", "20/m")
 RATE_LIMIT_SPEECH_SOCKETS_IP = envget("RATE_LIMIT_SPEECH_SOCKETS_IP", "60/m")
-# POSTs to /admin/login/, per client address (staff log in rarely).
-RATE_LIMIT_ADMIN_LOGIN_IP = envget("RATE_LIMIT_ADMIN_LOGIN_IP", "10/m")
