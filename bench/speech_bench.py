@@ -132,7 +132,7 @@ def _wait_for_free_cap(server, name, timeout):
     {"in_use_at_start", "in_use", "waited_s"} as the app's processes see the cap."""
     code = (
         "import json, time\n"
-        "from speech.caps import get_cap\n"
+        "from lib.caps import get_cap\n"
         f"cap = get_cap({name!r}); start = time.monotonic(); first = cap.in_use(); n = first\n"
         f"while n and time.monotonic() - start < {float(timeout)}:\n"
         "    time.sleep(0.1); n = cap.in_use()\n"
@@ -833,7 +833,7 @@ def caps_figure(env_base: dict, cap: int = 5, processes: int = 3, backlog_factor
         "total_s": round(time.perf_counter() - started, 1),
         "method": (
             f"{processes} processes each start their share of {jobs} jobs at once (threads, after a common "
-            f"'go'); each job takes a slot (speech.caps.Cap, {kind} backend, limit {cap}) and calls a fake "
+            f"'go'); each job takes a slot (lib.caps.Cap, {kind} backend, limit {cap}) and calls a fake "
             f"provider that takes {call_seconds} s and records concurrency. utilisation = provider busy time / "
             "(cap x time from the first call's start to the last call's end); utilisation_from_go counts from the "
             "common 'go' instead (threads starting, first slots taken); ideal = ceil(jobs/cap) x call time."

@@ -16,7 +16,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from django.conf import settings  # noqa: E402
 
-from interviewer.middleware import limit_request_body  # noqa: E402
+from lib.middleware import limit_request_body  # noqa: E402
 from interviewer.routing import websocket_urlpatterns  # noqa: E402
 from interviews.engine import warm_up  # noqa: E402
 from speech.warmup import warm_up_in_background  # noqa: E402

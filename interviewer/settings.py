@@ -110,11 +110,12 @@ INSTALLED_APPS = [
     "accounts",
     "interviews",
     "speech",
+    "lib",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "interviewer.middleware.SecurityHeadersMiddleware",
+    "lib.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -212,7 +213,7 @@ AUTHENTICATION_BACKENDS = [
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
 # allauth's rate limits count per client address as ours do (TRUSTED_PROXIES).
-ACCOUNT_ADAPTER = "interviewer.account_adapter.AccountAdapter"
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 
 # allauth: email + password, no usernames; the same answer whether or not an
 # account exists (no enumeration). Sign-up can only answer the same if the
@@ -274,7 +275,7 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if envbool("BEHIND
 # The reverse proxies in front of the web processes, as a count ("1": one
 # nginx) or as networks ("10.0.0.0/8,127.0.0.1"). The client address (rate
 # limits, allauth, /metrics) is the rightmost X-Forwarded-For hop that is not
-# one of them; with none, X-Forwarded-For is ignored (interviewer/ratelimit.py).
+# one of them; with none, X-Forwarded-For is ignored (lib/ratelimit.py).
 TRUSTED_PROXIES = trusted_proxies(envget("TRUSTED_PROXIES", ""))
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", "false")
 # HSTS: off while developing; a year once DEBUG is off (browsers then refuse
@@ -288,7 +289,7 @@ SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-# Content-Security-Policy is set by interviewer.middleware.SecurityHeadersMiddleware.
+# Content-Security-Policy is set by lib.middleware.SecurityHeadersMiddleware.
 
 # Uploads: résumé files are read in memory up to this size, then refused.
 RESUME_MAX_BYTES = envint("RESUME_MAX_BYTES", 5 * 1024 * 1024)
@@ -370,7 +371,7 @@ SPEECH_RETRIES = envint("SPEECH_RETRIES", 3)
 AUDIO_UPLOAD_MAX_BYTES = envint("AUDIO_UPLOAD_MAX_BYTES", 25 * 1024 * 1024)
 AUDIO_UPLOAD_MAX_SECONDS = envint("AUDIO_UPLOAD_MAX_SECONDS", 600)
 # Any request body larger than this is answered 413 before Django reads it
-# (interviewer.middleware.limit_request_body): the largest recording plus room
+# (lib.middleware.limit_request_body): the largest recording plus room
 # for the multipart envelope and the form's other fields.
 REQUEST_MAX_BYTES = envint("REQUEST_MAX_BYTES", AUDIO_UPLOAD_MAX_BYTES + 1024 * 1024)
 # Turn-taking: submit a spoken answer after this much silence following the
@@ -440,7 +441,7 @@ if envget("Q_SYNC", "false") == "true":
 INSTALLED_APPS += ["django_prometheus"]
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
-    "interviewer.logging.RequestContextMiddleware",
+    "lib.logging.RequestContextMiddleware",
     *MIDDLEWARE,
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
@@ -454,7 +455,7 @@ METRICS_ALLOWED_IPS = [a.strip() for a in envget("METRICS_ALLOWED_IPS", "").spli
 LOG_FORMAT = envget("LOG_FORMAT", "plain" if DEBUG else "json")
 if LOG_FORMAT not in ("json", "plain"):
     raise ValueError(f"LOG_FORMAT must be 'json' or 'plain', got {LOG_FORMAT!r}")
-LOGGING["formatters"]["json"] = {"()": "interviewer.logging.JsonFormatter"}
+LOGGING["formatters"]["json"] = {"()": "lib.logging.JsonFormatter"}
 LOGGING["handlers"]["console"]["formatter"] = LOG_FORMAT
 # /readyz fails unless at least this many django-q2 clusters send heartbeats
 # (0: report workers without failing on them).
@@ -484,7 +485,7 @@ AUDIO_RETENTION_DAYS = envint("AUDIO_RETENTION_DAYS", 30)
 
 # Rate limits
 # "count/period" (period s, m, h or d, optionally with a multiplier: "5/10m"),
-# counted in the cache so they hold across processes (interviewer/ratelimit.py).
+# counted in the cache so they hold across processes (lib/ratelimit.py).
 # RATE_LIMIT_<SCOPE> is per user, RATE_LIMIT_<SCOPE>_IP per client address; an
 # empty value turns that limit off. allauth's own limits are ACCOUNT_RATE_LIMITS.
 RATE_LIMITS_ENABLED = envbool("RATE_LIMITS_ENABLED", "true")

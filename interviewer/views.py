@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from interviewer.ratelimit import client_address
+from lib.ratelimit import client_address
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ def metrics_allowed(request):
 def metrics(request):
     if not metrics_allowed(request):
         raise Http404
-    import interviewer.metrics  # noqa: F401  registers the app's metrics and collectors
+    import lib.metrics  # noqa: F401  registers the app's metrics and collectors
     from django_prometheus.exports import ExportToDjangoView
 
     return ExportToDjangoView(request)

@@ -13,8 +13,8 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils import timezone
 
 from interviews.sockets import user_group
-from interviewer.logging import bind
-from interviewer.ratelimit import ahit, client_ip
+from lib.logging import bind
+from lib.ratelimit import ahit, client_ip
 from interviews import turns
 from interviews.models import Interview
 

@@ -16,7 +16,7 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from interviewer import metrics
+from lib import metrics
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db.models import Prefetch, prefetch_related_objects
 from django.template.loader import render_to_string
 
-from interviewer import metrics
+from lib import metrics
 from interviews.engine import get_engine
 from interviews.engine.base import AnsweredQuestion, Decision, EngineError, InterviewContext, TurnView, Usage
 from interviews.engine.policy import KIND_FOR_ACTION, allowed_actions, coerce

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import Profile
-from interviewer.ratelimit import ratelimit
+from lib.ratelimit import ratelimit
 from interviews import report as reports
 from interviews import turns
 from interviews.forms import POPULAR_ROLES, NewInterviewForm

@@ -21,13 +21,13 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from interviewer import metrics
-from interviewer.logging import bind
-from interviewer.ratelimit import ahit, client_ip
+from lib import metrics
+from lib.logging import bind
+from lib.ratelimit import ahit, client_ip
 from interviews.consumers import CLOSE_NOT_FOUND, CLOSE_UNAUTHENTICATED
 from interviews.models import Interview
 from interviews.sockets import user_group
-from speech.caps import CapFull, get_cap, user_stream_cap
+from lib.caps import CapFull, get_cap, user_stream_cap
 from speech.providers import get_live_transcriber
 from speech.providers.base import CLOSED, ERROR, FINAL, SpeechError
 

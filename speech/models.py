@@ -35,7 +35,7 @@ class SpeechTask(models.Model):
 
 
 class CapSlot(models.Model):
-    """One of a provider's concurrent-call slots, for speech.caps without Redis.
+    """One of a provider's concurrent-call slots, for lib.caps without Redis.
 
     Free when `holder` is empty or the lease (`expires_at`) has run out; rows
     0..limit-1 are created on demand and claimed with a conditional UPDATE.

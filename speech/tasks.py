@@ -11,7 +11,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from speech.caps import get_cap
+from lib.caps import get_cap
 from speech.models import SpeechTask
 from speech.providers import get_batch_transcriber, get_synthesizer
 from speech.providers.base import SpeechError

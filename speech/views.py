@@ -12,7 +12,7 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_POST
 
-from interviewer.ratelimit import ratelimit
+from lib.ratelimit import ratelimit
 from interviews.models import Interview
 from speech.models import SpeechTask
 from speech.providers.base import SpeechError

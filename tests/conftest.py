@@ -82,7 +82,7 @@ def fresh_provider_caps():
     if settings.REDIS_URL:
         import redis
 
-        from speech.caps import REDIS_KEY_PREFIX
+        from lib.caps import REDIS_KEY_PREFIX
 
         client = redis.Redis.from_url(settings.REDIS_URL)
         keys = list(client.scan_iter(match=REDIS_KEY_PREFIX + "*"))

@@ -419,7 +419,7 @@ class LiveServer:
         if self.web_processes == 1:
             self._spawn("web", [sys.executable, "-m", "daphne", "-e", f"tcp:port={self.port}:interface={self.host}:backlog=1024", self.asgi_app], env=env)
             return
-        from interviewer.webserver import daphne_command, listen
+        from lib.webserver import daphne_command, listen
 
         with listen(self.host, self.port) as listener:
             for i in range(self.web_processes):

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from speech import resilience
+from lib import resilience
 from speech.audio import pcm_to_wav
 from speech.providers import assemblyai as aai_provider
 from speech.providers import get_batch_transcriber

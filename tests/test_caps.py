@@ -1,4 +1,4 @@
-"""speech.caps: a provider's cap holds across processes, on the database and on Redis."""
+"""lib.caps: a provider's cap holds across processes, on the database and on Redis."""
 
 import asyncio
 import os
@@ -13,7 +13,7 @@ from urllib.parse import quote
 import pytest
 from django.conf import settings
 
-from speech.caps import Cap, CapFull, DatabaseBackend, RedisBackend, get_cap
+from lib.caps import Cap, CapFull, DatabaseBackend, RedisBackend, get_cap
 from tests.fakes.concurrency import ConcurrencyRecorder
 from tests.redis_server import redis_for_tests
 
@@ -34,7 +34,7 @@ import sys, threading, time, urllib.request
 import django
 django.setup()
 from django.db import connection
-from speech.caps import Cap, CapFull, DatabaseBackend, RedisBackend
+from lib.caps import Cap, CapFull, DatabaseBackend, RedisBackend
 
 mode, backend, name, limit, lease, redis_url = sys.argv[1:7]
 backend = RedisBackend(redis_url) if backend == "redis" else DatabaseBackend()

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from speech import resilience
+from lib import resilience
 from speech.providers import deepgram as dg
 from speech.providers import get_live_transcriber
 from speech.providers.base import (

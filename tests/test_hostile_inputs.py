@@ -34,8 +34,8 @@ from django.urls import reverse
 import pytest
 
 from accounts.models import Profile
-from interviewer.middleware import limit_request_body
-from interviewer.ratelimit import client_ip
+from lib.middleware import limit_request_body
+from lib.ratelimit import client_ip
 from interviewer.routing import websocket_urlpatterns
 from interviews import sandbox
 from interviews import turns as turn_pipeline
@@ -45,7 +45,7 @@ from interviews.engine.local import LocalEngine, coach_answer
 from interviews.engine.personas import job_description_for
 from interviews.engine.policy import allowed_actions
 from interviews.models import Feedback, Interview, Turn
-from speech.caps import get_cap, user_stream_cap
+from lib.caps import get_cap, user_stream_cap
 from speech.models import SpeechTask
 from speech.providers.assemblyai import AssemblyAITranscriber
 from speech.providers.base import CLOSED, SpeechError, SpeechEvent

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from interviewer.logging import JsonFormatter, bind, current
+from lib.logging import JsonFormatter, bind, current
 from tests.factories import make_interview
 
 

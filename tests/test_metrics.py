@@ -7,7 +7,7 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from prometheus_client import REGISTRY, generate_latest
 
-from interviewer import metrics
+from lib import metrics
 from interviews import turns
 from interviews.engine import llm
 from interviews.engine.base import InterviewContext

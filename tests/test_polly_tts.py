@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from speech import resilience
+from lib import resilience
 from speech.providers import get_synthesizer
 from speech.providers import polly as polly_provider
 from speech.providers.base import SpeechError

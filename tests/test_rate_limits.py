@@ -14,7 +14,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from interviewer.ratelimit import ahit, check_rate, parse_limit
+from lib.ratelimit import ahit, check_rate, parse_limit
 from interviewer.routing import websocket_urlpatterns
 from interviews.models import Interview, Turn
 from speech.models import SpeechTask
@@ -287,7 +287,7 @@ HAMMER = textwrap.dedent(
     """
     import sys, django
     django.setup()
-    from interviewer.ratelimit import check_rate
+    from lib.ratelimit import check_rate
     start = float(sys.argv[1])
     import time
     time.sleep(max(0, start - time.time()))
@@ -330,14 +330,14 @@ def test_it_shares_one_limit_between_processes_through_redis(redis_url):
     ],
 )
 def test_it_takes_the_rightmost_untrusted_hop(settings, rf, trusted, forwarded, expected):
-    from interviewer.ratelimit import client_ip
+    from lib.ratelimit import client_ip
 
     settings.TRUSTED_PROXIES = trusted
     assert client_ip(rf.get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded)) == expected
 
 
 def test_it_ignores_x_forwarded_for_without_a_trusted_proxy(settings, rf):
-    from interviewer.ratelimit import client_ip
+    from lib.ratelimit import client_ip
 
     settings.TRUSTED_PROXIES = 0
     request = rf.get("/", REMOTE_ADDR="198.51.100.1", HTTP_X_FORWARDED_FOR="127.0.0.1")

@@ -1,11 +1,11 @@
-"""speech.resilience: retries with backoff, and the per-provider circuit breaker."""
+"""lib.resilience: retries with backoff, and the per-provider circuit breaker."""
 
 import pytest
 
-from speech import resilience
-from speech.caps import CapFull
+from lib import resilience
+from lib.caps import CapFull
 from speech.providers.base import SpeechError
-from speech.resilience import (
+from lib.resilience import (
     CLOSED,
     HALF_OPEN,
     OPEN,

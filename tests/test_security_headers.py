@@ -27,7 +27,7 @@ async def test_the_header_middleware_runs_on_the_event_loop_under_asgi(rf, monke
 
     from django.http import HttpResponse
 
-    from interviewer import middleware
+    from lib import middleware
 
     threads = []
     policy = middleware.content_security_policy

@@ -11,7 +11,7 @@ from django.contrib.auth.models import AnonymousUser
 
 from interviewer.routing import websocket_urlpatterns
 from speech import consumers
-from speech.caps import get_cap, user_stream_cap
+from lib.caps import get_cap, user_stream_cap
 from tests.factories import ask, make_interview
 from tests.fakes.deepgram import fake_deepgram, results, speech_started, utterance_end  # noqa: F401
 from tests.speech_samples import say, silence

@@ -149,7 +149,7 @@ def _clean_redis(env):
 
 
 def test_runall_says_clearly_when_its_port_is_taken(tmp_path):
-    from interviewer.webserver import listen
+    from lib.webserver import listen
 
     with listen("127.0.0.1", 0) as taken:
         port = taken.getsockname()[1]

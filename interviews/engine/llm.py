@@ -30,7 +30,7 @@ from difflib import SequenceMatcher
 from django.conf import settings
 from pydantic import BaseModel, Field
 
-from interviewer import metrics
+from lib import metrics
 from interviews.engine import policy, prompts
 from interviews.engine.base import (
     ACTIONS,

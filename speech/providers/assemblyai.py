@@ -15,7 +15,7 @@ touched, so concurrent workers can't disturb each other):
 
 The SDK's own `Transcriber.transcribe` polls at a fixed interval without a
 deadline, hence the explicit loop. Each call is retried through
-speech.resilience (429, 5xx and network failures are retryable); a transcript
+lib.resilience (429, 5xx and network failures are retryable); a transcript
 whose status is "error" raises SpeechError carrying AssemblyAI's message.
 Word timings arrive in milliseconds and leave in seconds.
 
@@ -130,7 +130,7 @@ class AssemblyAITranscriber:
 
     @staticmethod
     def _call(fn):
-        from speech import resilience
+        from lib import resilience
 
         return resilience.call_with_retries(fn, provider=PROVIDER)
 

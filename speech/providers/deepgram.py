@@ -21,7 +21,7 @@ every KEEPALIVE_SECONDS, or Deepgram would close the stream after 10 s.
 `finish()` sends CloseStream, which flushes the last finals, and waits (at most
 FINISH_TIMEOUT_SECONDS) for Deepgram to close; `close()` aborts at once.
 
-Connecting is retried through speech.resilience (429, 5xx, refused and timed-out
+Connecting is retried through lib.resilience (429, 5xx, refused and timed-out
 connections are retryable; a rejected key is not). Nothing here blocks the loop:
 the SDK is imported and its client built in a thread, once per key and URL.
 """
@@ -143,7 +143,7 @@ class DeepgramLiveTranscriber:
         self._started = True
         if not settings.DEEPGRAM_API_KEY:
             raise SpeechError(MSG_UNCONFIGURED, retryable=False)
-        from speech import resilience
+        from lib import resilience
 
         client = await asyncio.to_thread(_client, settings.DEEPGRAM_API_KEY, settings.DEEPGRAM_URL)
         await resilience.acall_with_retries(lambda: self._connect(client), provider=PROVIDER)

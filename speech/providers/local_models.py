@@ -10,7 +10,7 @@ faster-whisper's assets).
 CPU work is bounded per process by two semaphores (Whisper calls:
 settings.LOCAL_STT_CALLS_PER_PROCESS; piper calls: CAP_LOCAL_TTS): many
 streams share the cores instead of thrashing them. How many streams and
-uploads there are across hosts is the caps' business (speech.caps), not this.
+uploads there are across hosts is the caps' business (lib.caps), not this.
 
 `StreamingVad` runs the Silero model chunk by chunk (512 samples at 16 kHz)
 carrying the LSTM state, for live transcription.

@@ -13,7 +13,7 @@ speed is clamped to 0.5–2.0 (50 %–200 %, inside Polly's 20 %–200 %).
 One boto3 client per process (and configuration), shared by every thread —
 boto3 clients are thread-safe; only building one is not, hence the lock. Its
 own retries are off (a single attempt per call, timeouts from SPEECH_TIMEOUT)
-because speech.resilience retries: ThrottlingException (HTTP 400), 429 and
+because lib.resilience retries: ThrottlingException (HTTP 400), 429 and
 5xx answers and network failures are retryable; anything else (bad voice,
 text too long, refused credentials) is not.
 
@@ -104,7 +104,7 @@ def _client():
                 region_name=key[0],
                 connect_timeout=timeout,
                 read_timeout=timeout,
-                # One attempt per call: speech.resilience does the retrying.
+                # One attempt per call: lib.resilience does the retrying.
                 retries={"total_max_attempts": 1, "mode": "standard"},
                 max_pool_connections=max(10, int(getattr(settings, "CAP_POLLY", 10) or 10)),
             )
@@ -156,7 +156,7 @@ class PollySynthesizer:
     def synthesize(self, text, speed=1.0) -> Audio:
         if not text or not text.strip():
             raise SpeechError(MSG_EMPTY, retryable=False)
-        from speech import resilience
+        from lib import resilience
 
         ssml = to_ssml(text.strip(), speed)
         client = _client()

@@ -1,5 +1,5 @@
 """A fake provider that records how many calls it serves at once, and a worker
-script that calls it through a speech.caps.Cap: for cap tests and benchmarks.
+script that calls it through a lib.caps.Cap: for cap tests and benchmarks.
 
     with ConcurrencyRecorder(seconds=0.2) as provider:
         ...  # processes GET provider.url while holding a slot
@@ -28,7 +28,7 @@ import sys, threading, time, urllib.request
 import django
 django.setup()
 from django.db import connection
-from speech.caps import Cap, DatabaseBackend, RedisBackend
+from lib.caps import Cap, DatabaseBackend, RedisBackend
 
 backend, name, limit, lease, redis_url, url, jobs = sys.argv[1:8]
 backend = RedisBackend(redis_url) if backend == "redis" else DatabaseBackend()

@@ -2,7 +2,7 @@
 (the default one, and `stt` and `tts` for speech work).
 
 `make run` uses this. WEB_PROCESSES daphne processes share one listening
-socket (see interviewer/webserver.py); with the embedded defaults (in-memory
+socket (see lib/webserver.py); with the embedded defaults (in-memory
 channel layer) that must be one. On a platform that runs the Procfile, it
 scales the web processes instead.
 """
@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from interviewer import webserver
+from lib import webserver
 
 
 class Command(BaseCommand):

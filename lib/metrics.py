@@ -124,11 +124,11 @@ class DatabaseCollector:
 
     def _caps(self):
         try:
-            from speech.caps import get_cap
+            from lib.caps import get_cap
         except ImportError:
             return
         try:
-            from speech.caps import CAP_SETTINGS
+            from lib.caps import CAP_SETTINGS
 
             names = list(CAP_SETTINGS)
         except ImportError:

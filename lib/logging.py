@@ -105,4 +105,4 @@ def _clear_context(**kwargs):
     bind(request_id=None, user_id=None, interview_id=None)
 
 
-request_finished.connect(_clear_context, dispatch_uid="interviewer.logging.clear_context")
+request_finished.connect(_clear_context, dispatch_uid="lib.logging.clear_context")

@@ -91,7 +91,7 @@ def get_cap(name):
     try:
         setting = CAP_SETTINGS[name]
     except KeyError:
-        raise ValueError(f"No cap is configured for {name!r}; add it to speech.caps.CAP_SETTINGS") from None
+        raise ValueError(f"No cap is configured for {name!r}; add it to lib.caps.CAP_SETTINGS") from None
     return Cap(name, getattr(settings, setting))
 
 

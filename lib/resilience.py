@@ -20,7 +20,7 @@ closes the breaker (a failure opens it again).
 The breakers live in each process. They spare this process's callers from
 waiting through retries against a provider that is down, which is a local
 decision; the vendor's global concurrency limits are the caps' job
-(speech.caps), which are shared by every process.
+(lib.caps), which are shared by every process.
 
 Take a cap slot outside the retried call, so retries reuse the slot.
 """
@@ -33,7 +33,7 @@ import time
 
 from django.conf import settings
 
-from speech.caps import CapFull, provider_label
+from lib.caps import CapFull, provider_label
 from speech.providers.base import SpeechError
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 from allauth.account.adapter import DefaultAccountAdapter
 
-from interviewer.ratelimit import client_ip
+from lib.ratelimit import client_ip
 
 
 class AccountAdapter(DefaultAccountAdapter):
