@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export HF_HUB_OFFLINE := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test test-sqlite test-services bench migrate clean
+.PHONY: run test lint-imports test-sqlite test-services bench migrate clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,11 +24,16 @@ run: migrate
 	$(PY) manage.py collectstatic --noinput -v 0
 	$(PY) manage.py runall
 
-## make test: the whole suite on SQLite, then again on real PostgreSQL and Redis
+## make test: the import contracts, then the whole suite on SQLite, then again on real PostgreSQL and Redis
 test: $(VENV)/.installed
 	scripts/services.sh install
+	$(MAKE) lint-imports
 	$(MAKE) test-sqlite
 	$(MAKE) test-services
+
+## make lint-imports: imports point one way only (.importlinter)
+lint-imports: $(VENV)/.installed
+	$(VENV)/bin/lint-imports
 
 test-sqlite: $(VENV)/.installed
 	$(PY) -m pytest -q

@@ -9,85 +9,10 @@ from django.db.models import Prefetch
 from django.utils import timezone
 
 from accounts.models import Profile
+from interviews.export import interview_as_dict, when
 from interviews.models import Turn
 
 EXPORT_VERSION = 1
-
-
-def _when(value):
-    return value.isoformat() if value else None
-
-
-def feedback_as_dict(feedback):
-    return {
-        "status": feedback.status,
-        "average_score": feedback.average_score(),
-        "scores": feedback.scores,
-        "metrics": feedback.metrics,
-        "strengths": feedback.strengths,
-        "improvements": feedback.improvements,
-        "text": feedback.text,
-        "source": feedback.source,
-        "model_ms": feedback.model_ms,
-        "tokens_in": feedback.tokens_in,
-        "tokens_out": feedback.tokens_out,
-        "created_at": _when(feedback.created_at),
-    }
-
-
-def turn_as_dict(turn):
-    feedback = getattr(turn, "feedback", None)  # absent for questions and pending answers
-    return {
-        "index": turn.index,
-        "speaker": turn.speaker,
-        "kind": turn.kind,
-        "text": turn.text,
-        "source": turn.source,
-        "audio": turn.audio.name or None,
-        "decision": turn.decision,
-        "created_at": _when(turn.created_at),
-        "response_seconds": turn.response_seconds,
-        "speaking_seconds": turn.speaking_seconds,
-        "model_ms": turn.model_ms,
-        "first_token_ms": turn.first_token_ms,
-        "tokens_in": turn.tokens_in,
-        "tokens_out": turn.tokens_out,
-        "feedback": feedback_as_dict(feedback) if feedback else None,
-    }
-
-
-def interview_as_dict(interview):
-    return {
-        "id": str(interview.id),
-        "job_role": interview.job_role,
-        "company": interview.company,
-        "job_description": interview.job_description,
-        "resume": interview.resume,
-        "style": interview.style,
-        "difficulty": interview.difficulty,
-        "length_mode": interview.length_mode,
-        "question_count": interview.question_count,
-        "duration_minutes": interview.duration_minutes,
-        "mode": interview.mode,
-        "status": interview.status,
-        "created_at": _when(interview.created_at),
-        "updated_at": _when(interview.updated_at),
-        "completed_at": _when(interview.completed_at),
-        "elapsed_seconds": interview.elapsed_seconds,
-        "topics_covered": interview.topics_covered,
-        "summary_status": interview.summary_status,
-        "summary": interview.summary,
-        "overall_score": interview.overall_score,
-        "usage": {
-            "llm_name": interview.llm_name,
-            "tokens_in": interview.tokens_in,
-            "tokens_out": interview.tokens_out,
-            "llm_seconds": interview.llm_seconds,
-            "llm_calls": interview.llm_calls,
-            "llm_errors": interview.llm_errors,
-        },
-        "turns": [turn_as_dict(turn) for turn in interview.turns.all()],
-    }
 
 
 def export_user_data(user):
@@ -97,11 +22,11 @@ def export_user_data(user):
     )
     return {
         "export_version": EXPORT_VERSION,
-        "exported_at": _when(timezone.now()),
+        "exported_at": when(timezone.now()),
         "account": {
             "email": user.email,
-            "date_joined": _when(user.date_joined),
-            "last_login": _when(user.last_login),
+            "date_joined": when(user.date_joined),
+            "last_login": when(user.last_login),
         },
         "profile": {
             "default_resume": profile.default_resume,

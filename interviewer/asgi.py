@@ -18,11 +18,13 @@ from django.conf import settings  # noqa: E402
 
 from lib.middleware import limit_request_body  # noqa: E402
 from interviewer.routing import websocket_urlpatterns  # noqa: E402
-from interviews.engine import warm_up  # noqa: E402
-from speech.warmup import warm_up_in_background  # noqa: E402
+from interviews import engine  # noqa: E402
+from speech import warmup  # noqa: E402
 
-warm_up()
-warm_up_in_background()
+# Each app's warm-up: what a candidate's first turn or first press of the
+# microphone would otherwise wait for.
+engine.warm_up()
+warmup.warm_up()
 # The channel layer's backend is imported on first use; import it now.
 get_channel_layer()
 

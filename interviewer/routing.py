@@ -1,7 +1,7 @@
 from django.urls import path
 
 from interviews.consumers import InterviewConsumer
-from speech.consumers import SpeechConsumer
+from interviews.microphone import SpeechConsumer
 
 websocket_urlpatterns = [
     path("ws/interviews/<uuid:interview_id>/", InterviewConsumer.as_asgi()),

@@ -390,7 +390,7 @@ SPEECH_STREAM_MAX_SECONDS = envfloat("SPEECH_STREAM_MAX_SECONDS", 15 * 60)
 # timeout covers both. Each cluster prefetches one task (queue_limit), so a
 # pulled task normally starts at once and at worst after about one timeout;
 # `retry` (when the broker delivers again a task whose worker died) allows for
-# that wait plus the run, and speech.tasks_util then re-claims the task's row.
+# that wait plus the run, and SpeechTask.claim then re-claims the task's row.
 _stt_timeout = 2 * ASSEMBLYAI_MAX_WAIT_SECONDS + 60
 _tts_timeout = int(SPEECH_TIMEOUT * (SPEECH_RETRIES + 3)) + 60
 Q_CLUSTER = {

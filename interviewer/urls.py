@@ -15,6 +15,5 @@ urlpatterns = [
     path("staff/", ops.staff_dashboard, name="staff_dashboard"),
     path("accounts/", include("allauth.urls")),
     path("account/", include("accounts.urls")),
-    path("", include("speech.urls")),
     path("", include("interviews.urls")),
 ]

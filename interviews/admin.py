@@ -5,6 +5,7 @@ from django.db import transaction
 from django.http import HttpResponse
 from django.utils import timezone
 
+from interviews.export import interview_as_dict
 from interviews.models import Feedback, Interview, Turn
 from interviews.sockets import DELETED, close_sockets
 
@@ -70,8 +71,6 @@ class InterviewAdmin(admin.ModelAdmin):
 
     @admin.action(description="Export selected interviews as JSON", permissions=["change"])
     def export_json(self, request, queryset):
-        from accounts.export import interview_as_dict
-
         data = [interview_as_dict(i) for i in queryset.prefetch_related("turns__feedback")]
         response = HttpResponse(json.dumps(data, indent=2, ensure_ascii=False, default=str), content_type="application/json")
         response["Content-Disposition"] = f'attachment; filename="interviews-{timezone.localdate().isoformat()}.json"'

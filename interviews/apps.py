@@ -5,4 +5,5 @@ class InterviewsConfig(AppConfig):
     name = "interviews"
 
     def ready(self):
-        from interviewer import checks  # noqa: F401  (registers system checks)
+        # Imported here, once the models are loaded (the collector queries them).
+        from interviews import metrics  # noqa: F401  (registers the active-interviews gauge)

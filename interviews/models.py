@@ -16,17 +16,10 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from interviews.engine.base import phase_for
 from lib import metrics
 
 log = logging.getLogger(__name__)
-
-DIMENSIONS = [
-    ("relevance", "Relevance"),
-    ("structure", "Structure (STAR)"),
-    ("specificity", "Specificity & outcomes"),
-    ("communication", "Communication"),
-    ("role_fit", "Role fit"),
-]
 
 
 class AnswerRejected(Exception):
@@ -369,16 +362,6 @@ class Interview(models.Model):
 ANSWER_MAX_CHARS = 10_000
 # One question never takes more than this much of a time-based interview's clock.
 ANSWER_CLOCK_CAP_SECONDS = 600
-
-PHASES = [(0.2, "opening"), (0.6, "exploration"), (0.8, "deepening"), (1.01, "closing")]
-
-
-def phase_for(fraction):
-    for limit, name in PHASES:
-        if fraction < limit:
-            return name
-    return "closing"
-
 
 class Turn(models.Model):
     class Speaker(models.TextChoices):

@@ -14,13 +14,17 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
+from interviews import coaching
+from interviews.context import answered_questions, build_context
 from interviews.engine import get_engine
+from interviews.engine.base import DIMENSION_LABELS as LABELS
 from interviews.engine.base import DIMENSIONS, EngineError
-from interviews.models import DIMENSIONS as DIMENSION_LABELS
-from interviews.models import Feedback, Interview, Turn
+from interviews.engine.local import LocalEngine
+from interviews.engine.resources import RESOURCES, curated_resources
+from interviews.export import interview_as_dict
+from interviews.models import Interview, Turn
 
 log = logging.getLogger(__name__)
-LABELS = dict(DIMENSION_LABELS)
 
 
 def score_to_percent(score):
@@ -30,37 +34,15 @@ def score_to_percent(score):
 
 def ensure_feedback(interview):
     """Coach every answer that has no finished feedback (e.g. the last one, or a crash)."""
-    from interviews.engine.analysis import analyse
-    from interviews.turns import build_context, coach_answer
-
-    ctx = build_context(interview)
-    turns = {t.index: t for t in interview.turns.order_by("index")}
-    for turn in turns.values():
-        if turn.speaker != Turn.Speaker.CANDIDATE:
+    engine = get_engine()
+    answers = interview.turns.filter(speaker=Turn.Speaker.CANDIDATE).order_by("index")
+    for turn_id in answers.values_list("id", flat=True):
+        prepared = coaching.prepare(turn_id)
+        if prepared is None:
             continue
-        feedback = Feedback.objects.filter(turn=turn).first()
-        if feedback and feedback.status == Feedback.Status.READY:
-            continue
-        question = turns.get(turn.index - 1)
-        question_text = question.text if question else ""
-        metrics = analyse(question_text, turn.text, interview.job_description, interview.job_role, turn.speaking_seconds)
-        result = async_to_sync(coach_answer)(turn.text, question_text, metrics, ctx)
-        Feedback.objects.update_or_create(
-            turn=turn,
-            defaults=dict(
-                status=Feedback.Status.READY,
-                scores=result.scores,
-                metrics=metrics,
-                strengths=result.strengths,
-                improvements=result.improvements,
-                text=result.text,
-                source=result.source,
-                model_ms=result.usage.model_ms or None,
-                tokens_in=result.usage.tokens_in,
-                tokens_out=result.usage.tokens_out,
-            ),
-        )
-        interview.record_usage(result.usage.as_dict())
+        _, answer, question_text, metrics, ctx = prepared
+        result = async_to_sync(coaching.coach)(engine, answer.text, question_text, metrics, ctx)
+        coaching.save(turn_id, metrics, result)
 
 
 def aggregate(answered):
@@ -114,9 +96,6 @@ def aggregate(answered):
 
 def build(interview_id):
     """Build and store the report; safe to call twice (the second call does nothing)."""
-    from interviews.engine.resources import curated_resources
-    from interviews.turns import answered_questions, build_context
-
     claimed = Interview.objects.filter(
         pk=interview_id, summary_status__in=[Interview.SummaryStatus.PENDING, Interview.SummaryStatus.ERROR]
     ).update(summary_status=Interview.SummaryStatus.BUILDING, summary_error="")
@@ -164,8 +143,6 @@ def _narrative(interview, ctx, answered):
         narrative = async_to_sync(engine.report)(ctx, answered)
     except EngineError as exc:
         log.warning("model report failed, using the local one: %s", exc)
-        from interviews.engine.local import LocalEngine
-
         narrative = async_to_sync(LocalEngine().report)(ctx, answered)
         narrative.source = "local (model unavailable)"
     interview.record_usage(narrative.usage.as_dict())
@@ -228,8 +205,6 @@ def page_context(interview):
 
 
 def as_json(interview):
-    from accounts.export import interview_as_dict
-
     return {"report": interview.summary, "interview": interview_as_dict(interview)}
 
 
@@ -269,8 +244,6 @@ def md_line(text):
 
 
 def _resource_urls():
-    from interviews.engine.resources import RESOURCES
-
     return {r["url"] for r in RESOURCES if r["url"].startswith(("https://", "http://"))}
 
 

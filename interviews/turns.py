@@ -17,12 +17,17 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db.models import Prefetch, prefetch_related_objects
 from django.template.loader import render_to_string
+from django.urls import reverse
 
-from lib import metrics
+from interviews import coaching
+from interviews.context import build_context
 from interviews.engine import get_engine
-from interviews.engine.base import AnsweredQuestion, Decision, EngineError, InterviewContext, TurnView, Usage
+from interviews.engine.base import Decision, EngineError, Usage
 from interviews.engine.policy import KIND_FOR_ACTION, allowed_actions, coerce
-from interviews.models import Feedback, Interview, Turn
+from interviews.models import Interview, Turn
+from lib import metrics, resilience
+from speech.sentences import SentenceSplitter
+from speech.tts import queue_sentence
 
 log = logging.getLogger(__name__)
 
@@ -55,19 +60,9 @@ def group_name(interview_id):
     return f"interview.{interview_id}"
 
 
-PUBLISH_ATTEMPTS = 3
 # A process writing a turn renews its lease this often, so a short lease
 # (INTERVIEW_TURN_LEASE_SECONDS) still covers a long answer.
 LEASE_RENEW_SECONDS = 10
-
-
-def _transient_errors():
-    try:
-        from redis.exceptions import ConnectionError as RedisConnectionError
-        from redis.exceptions import TimeoutError as RedisTimeoutError
-    except ImportError:  # the in-memory layer only
-        return (OSError,)
-    return (RedisConnectionError, RedisTimeoutError, OSError)
 
 
 async def publish(interview_id, event):
@@ -75,46 +70,17 @@ async def publish(interview_id, event):
 
     After Redis restarts, the layer's pooled connections are dead and the first
     command on each fails although Redis is back: try again, on a fresh
-    connection, before giving up with the error.
+    connection (lib.resilience.PUBLISH_RETRIES times), before giving up with
+    the error.
     """
     layer = get_channel_layer()
     message = {"type": "room.event", "payload": event}
-    for attempt in range(PUBLISH_ATTEMPTS):
-        try:
-            await layer.group_send(group_name(interview_id), message)
-            return
-        except _transient_errors() as exc:
-            if attempt == PUBLISH_ATTEMPTS - 1:
-                raise
-            log.warning("publish to %s failed (%s), retrying", interview_id, type(exc).__name__)
-            await asyncio.sleep(0.1 * 2**attempt)
-
-
-def build_context(interview):
-    turns = list(interview.turns.order_by("index"))
-    main_asked = sum(1 for t in turns if t.kind in Turn.MAIN_QUESTION_KINDS)
-    follow_ups = 0
-    for t in reversed(turns):
-        if t.kind in Turn.MAIN_QUESTION_KINDS:
-            break
-        if t.kind == Turn.Kind.FOLLOW_UP:
-            follow_ups += 1
-    return InterviewContext(
-        job_role=interview.job_role,
-        company=interview.company,
-        job_description=interview.job_description,
-        resume=interview.resume,
-        style=interview.style,
-        difficulty=interview.difficulty,
-        length_mode=interview.length_mode,
-        question_count=interview.question_count,
-        duration_minutes=interview.duration_minutes,
-        elapsed_seconds=interview.elapsed_seconds,
-        transcript=[TurnView(t.speaker, t.kind, t.text) for t in turns],
-        topics_covered=list(interview.topics_covered),
-        main_questions_asked=main_asked,
-        follow_ups_on_current=follow_ups,
-        seed=interview.id.int % (2**31),
+    await resilience.aretry(
+        lambda: layer.group_send(group_name(interview_id), message),
+        retries=resilience.PUBLISH_RETRIES,
+        retry_if=resilience.is_channel_layer_transient,
+        what=f"publish to {interview_id}",
+        base=resilience.PUBLISH_BACKOFF_BASE_SECONDS,
     )
 
 
@@ -302,8 +268,6 @@ class Speaker:
     becomes a TTS task at once, so the first plays while the rest is written."""
 
     def __init__(self, interview_id, turn_index, speed):
-        from speech.sentences import SentenceSplitter
-
         self.interview_id, self.turn_index, self.speed = interview_id, turn_index, speed
         self.splitter = SentenceSplitter()
         self.seq = 0
@@ -317,10 +281,6 @@ class Speaker:
             await self._speak(sentence)
 
     async def _speak(self, sentence):
-        from django.urls import reverse
-
-        from speech.tts import queue_sentence
-
         if self.seq >= settings.INTERVIEW_TURN_MAX_SENTENCES:
             return  # the turn still shows in full; only its voice stops here
         try:
@@ -337,8 +297,6 @@ class Speaker:
 
 
 def interview_report_url(interview_id):
-    from django.urls import reverse
-
     return reverse("interview_report", args=[interview_id])
 
 
@@ -351,71 +309,24 @@ def enqueue_report(interview_id):
 # ----- the coach -----
 
 
-@database_sync_to_async
-def _prepare_feedback(turn_id):
-    from interviews.engine.analysis import analyse
-
-    answer = Turn.objects.select_related("interview").get(pk=turn_id)
-    interview = answer.interview
-    question = interview.turns.filter(index=answer.index - 1).first()
-    metrics = analyse(
-        question.text if question else "",
-        answer.text,
-        interview.job_description,
-        interview.job_role,
-        speaking_seconds=answer.speaking_seconds,
-    )
-    feedback, _ = Feedback.objects.get_or_create(turn=answer, defaults={"metrics": metrics})
-    if feedback.status == Feedback.Status.READY:
-        return None
-    return interview, answer, question.text if question else "", metrics, build_context(interview)
-
-
-async def coach_answer(answer, question_text, metrics, ctx, engine=None):
-    """The coach's result for one answer; the local coach stands in if the model fails."""
-    engine = engine or get_engine()
-    try:
-        return await engine.coach(ctx, question_text, answer, metrics)
-    except EngineError as exc:
-        log.warning("model coach failed, using the local coach: %s", exc)
-        from interviews.engine.local import LocalEngine
-
-        result = await LocalEngine().coach(ctx, question_text, answer, metrics)
-        result.source = "local (model unavailable)"
-        return result
+async def run_coach(turn_id):
+    prepared = await database_sync_to_async(coaching.prepare)(turn_id)
+    if prepared is None:
+        return
+    interview, answer, question_text, metrics, ctx = prepared
+    result = await coaching.coach(get_engine(), answer.text, question_text, metrics, ctx)
+    html = await _save_feedback(turn_id, metrics, result)
+    if html:
+        await publish(interview.id, {"event": "feedback.ready", "turn_index": answer.index, "html": html})
 
 
 @database_sync_to_async
 def _save_feedback(turn_id, metrics, result):
-    usage = result.usage
-    Feedback.objects.filter(turn_id=turn_id).update(
-        status=Feedback.Status.READY,
-        scores=result.scores,
-        metrics=metrics,
-        strengths=result.strengths,
-        improvements=result.improvements,
-        text=result.text,
-        source=result.source,
-        model_ms=usage.model_ms or None,
-        tokens_in=usage.tokens_in,
-        tokens_out=usage.tokens_out,
-    )
-    turn = Turn.objects.select_related("interview", "feedback").get(pk=turn_id)
-    turn.interview.record_usage(usage.as_dict())
+    """Store the feedback; in practice mode, the HTML the room shows for it."""
+    turn = coaching.save(turn_id, metrics, result)
     if turn.interview.mode != Interview.Mode.PRACTICE:
-        return turn, None
-    return turn, render_to_string("interviews/partials/feedback.html", {"feedback": turn.feedback})
-
-
-async def run_coach(turn_id):
-    prepared = await _prepare_feedback(turn_id)
-    if prepared is None:
-        return
-    interview, answer, question_text, metrics, ctx = prepared
-    result = await coach_answer(answer.text, question_text, metrics, ctx)
-    turn, html = await _save_feedback(turn_id, metrics, result)
-    if html:
-        await publish(interview.id, {"event": "feedback.ready", "turn_index": turn.index, "html": html})
+        return None
+    return render_to_string("interviews/partials/feedback.html", {"feedback": turn.feedback})
 
 
 async def after_answer(interview_id, turn_id):
@@ -424,8 +335,7 @@ async def after_answer(interview_id, turn_id):
     The candidate is waiting for the next question's first words, not for the
     feedback: the coach starts once those words are on their way (or the turn
     has ended without any), so its work does not compete with the start of
-    the turn for the process's one core (at 200 interviews, first words p95
-    213 -> 174 ms in `make bench`). The feedback follows a moment later.
+    the turn for the process's one core. The feedback follows a moment later.
     """
     under_way = asyncio.Event()
 
@@ -443,25 +353,3 @@ async def after_answer(interview_id, turn_id):
     for result in results:
         if isinstance(result, BaseException):
             log.error("after-answer work failed for %s", interview_id, exc_info=result)
-
-
-def answered_questions(interview):
-    """Question, answer, scores and metrics for every answered question, in order."""
-    turns = list(interview.turns.select_related("feedback").order_by("index"))
-    by_index = {t.index: t for t in turns}
-    items = []
-    for t in turns:
-        if t.speaker != Turn.Speaker.CANDIDATE:
-            continue
-        question = by_index.get(t.index - 1)
-        feedback = getattr(t, "feedback", None)
-        items.append(
-            AnsweredQuestion(
-                question=question.text if question else "",
-                answer=t.text,
-                scores=feedback.scores if feedback else {},
-                metrics=feedback.metrics if feedback else {},
-            )
-        )
-    return items
-

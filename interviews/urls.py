@@ -1,6 +1,6 @@
 from django.urls import path
 
-from interviews import views
+from interviews import views, voice
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -19,4 +19,8 @@ urlpatterns = [
         views.report_download,
         name="report_download",
     ),
+    path("interviews/<uuid:interview_id>/audio/", voice.upload_answer_audio, name="upload_answer_audio"),
+    path("interviews/<uuid:interview_id>/voice/", voice.voice_settings, name="voice_settings"),
+    path("speech/tasks/<uuid:task_id>/", voice.task_status, name="speech_task_status"),
+    path("speech/tasks/<uuid:task_id>/audio", voice.task_audio, name="speech_task_audio"),
 ]

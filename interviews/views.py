@@ -11,7 +11,6 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.models import Profile
 from lib.ratelimit import ratelimit
 from interviews import report as reports
 from interviews import turns
@@ -63,12 +62,14 @@ def new_interview(request):
             interview.save()
             return redirect("interview_room", interview.id)
     else:
-        profile = Profile.for_user(request.user)
+        # The candidate's saved defaults (accounts' Profile), reached through
+        # the user so that interviews need not import the layer above it.
+        profile = getattr(request.user, "profile", None)
         form = NewInterviewForm(
             initial={
-                "resume": profile.default_resume,
-                "style": profile.preferred_style,
-                "difficulty": profile.preferred_difficulty,
+                "resume": profile.default_resume if profile else "",
+                "style": profile.preferred_style if profile else Interview.Style.FORMAL,
+                "difficulty": profile.preferred_difficulty if profile else Interview.Difficulty.MEDIUM,
                 "length_mode": Interview.LengthMode.QUESTIONS,
                 "mode": Interview.Mode.PRACTICE,
             }

@@ -43,7 +43,7 @@ from django.db import close_old_connections
 from django.db.models import Q
 from django.utils import timezone
 
-from speech.providers.base import SpeechError
+from lib.models import CapSlot
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +79,12 @@ def provider_label(name):
     return PROVIDER_LABELS.get(name, name)
 
 
-class CapFull(SpeechError):
-    """Every slot of the provider is taken (at once, or until the timeout)."""
+class CapFull(Exception):
+    """Every slot of the cap is taken (at once, or until the timeout). The
+    message is safe to show the candidate."""
 
-    def __init__(self, message):
-        super().__init__(message, retryable=False)
+    # As on speech's errors: retrying at once would only find the cap full again.
+    retryable = False
 
 
 def get_cap(name):
@@ -351,13 +352,9 @@ _keeper = _LeaseKeeper()
 
 class DatabaseBackend:
     def _ensure_rows(self, name, limit):
-        from speech.models import CapSlot
-
         CapSlot.objects.bulk_create([CapSlot(name=name, slot=i) for i in range(limit)], ignore_conflicts=True)
 
     def acquire(self, name, holder, limit, lease_seconds):
-        from speech.models import CapSlot
-
         now = timezone.now()
         free = Q(holder="") | Q(expires_at__lt=now)
         rows = CapSlot.objects.filter(free, name=name, slot__lt=limit)
@@ -374,21 +371,15 @@ class DatabaseBackend:
         return False
 
     def renew(self, name, holder, lease_seconds):
-        from speech.models import CapSlot
-
         # Safe even just after expiry: while the row still names this holder,
         # no one else has claimed it.
         expires_at = timezone.now() + timedelta(seconds=lease_seconds)
         return CapSlot.objects.filter(name=name, holder=holder).update(expires_at=expires_at) > 0
 
     def release(self, name, holder):
-        from speech.models import CapSlot
-
         CapSlot.objects.filter(name=name, holder=holder).update(holder="", expires_at=None)
 
     def in_use(self, name, limit):
-        from speech.models import CapSlot
-
         rows = CapSlot.objects.filter(name=name, slot__lt=limit, expires_at__gte=timezone.now())
         return rows.exclude(holder="").count()
 

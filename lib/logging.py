@@ -10,10 +10,17 @@ inherit the values.
 Only these fields and the message are written: never request bodies, headers
 or anything a logger attached to the record (django.request attaches the
 request itself).
+
+python-json-logger writes the lines (message, traceback, JSON); JsonFormatter
+only picks the fields. The request id stays ours rather than django-guid's or
+asgi-correlation-id's: django-guid accepts either UUIDs only (a proxy's
+"edge-4f1c2a9b" would be replaced) or anything at all (a header could break a
+log line), and asgi-correlation-id is ASGI-only (the WSGI server and the test
+client would get no id) and brings in Starlette. Either way the user and
+interview ids, set after authentication and URL resolution, need this
+middleware anyway.
 """
 
-import json
-import logging
 import re
 import uuid
 from contextvars import ContextVar
@@ -21,6 +28,7 @@ from datetime import datetime, timezone
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.core.signals import request_finished
+from pythonjsonlogger.json import JsonFormatter as LibraryJsonFormatter
 
 request_id_var = ContextVar("request_id", default=None)
 user_id_var = ContextVar("user_id", default=None)
@@ -42,18 +50,26 @@ def current():
     return {"request_id": request_id_var.get(), "user_id": user_id_var.get(), "interview_id": interview_id_var.get()}
 
 
-class JsonFormatter(logging.Formatter):
-    def format(self, record):
-        entry = {
-            "time": datetime.fromtimestamp(record.created, tz=timezone.utc).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-            **current(),
-        }
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False, default=str)
+FIELDS = ("time", "level", "logger", "message", "request_id", "user_id", "interview_id", "exc")
+
+
+class JsonFormatter(LibraryJsonFormatter):
+    def __init__(self):
+        super().__init__(
+            ["levelname", "name", "message"],
+            rename_fields={"levelname": "level", "name": "logger", "exc_info": "exc"},
+            json_ensure_ascii=False,
+        )
+
+    def add_fields(self, log_data, record, message_dict):
+        super().add_fields(log_data, record, message_dict)
+        log_data["time"] = datetime.fromtimestamp(record.created, tz=timezone.utc).isoformat(timespec="milliseconds")
+        log_data.update(current())
+
+    def process_log_record(self, log_data):
+        # The library also copies every attribute a logger attached to the
+        # record (django.request's request among them): keep only ours.
+        return {name: log_data[name] for name in FIELDS if name in log_data}
 
 
 class RequestContextMiddleware:

@@ -3,9 +3,9 @@
 Objects are created once per process on import. Only the web process's values
 are exported: turns, the coach, live streams and rate limits run there. Counts
 made in django-q2 workers (reports, batch speech) stay in those processes;
-what they change in the database shows up through the collectors below, which
-read the database (active interviews) and the shared caps (slots in use) at
-scrape time.
+what they change in the database shows up through collectors read at scrape
+time: the caps' (slots in use, below) and the apps' own (active interviews,
+interviews/metrics.py).
 
 Other modules call the small helpers (metrics.provider_call("deepgram", "ok"),
 metrics.rate_limited("answer")...) rather than the objects, so names and
@@ -18,12 +18,13 @@ import logging
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
+from lib.caps import CAP_SETTINGS, get_cap
+
 log = logging.getLogger(__name__)
 
 # Seconds; the design targets are 50 ms server overhead and 20 ms to first token.
 FAST_BUCKETS = (0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 SLOW_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120)
-CAP_NAMES = ("assemblyai", "polly", "deepgram", "local_stt_live", "local_stt_batch", "local_tts")
 
 interviews_started = Counter("interviewer_interviews_started_total", "Interviews whose first turn was written.")
 interviews_completed = Counter("interviewer_interviews_completed_total", "Interviews completed (closed by the interviewer or ended early).")
@@ -89,53 +90,34 @@ def rate_limited(scope):
     rate_limited_total.labels(scope).inc()
 
 
-class DatabaseCollector:
-    """Gauges read at scrape time, so every process reports the same truth."""
+def on_event_loop():
+    """True inside a coroutine: a collector's query there would block every
+    connection on the loop (the /metrics view runs in a thread)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+class CapsCollector:
+    """Cap slots in use and allowed, read at scrape time from the shared
+    caps store, so every process reports the same truth. (The apps register
+    their own collectors: interviews/metrics.py.)"""
 
     def describe(self):
         # Registering must not touch the database: describe the families empty.
         return [
-            GaugeMetricFamily("interviewer_interviews_active", "Interviews in progress."),
             GaugeMetricFamily("interviewer_cap_slots_in_use", "Provider slots in use, across every process.", labels=["cap"]),
             GaugeMetricFamily("interviewer_cap_slots_limit", "Provider slots allowed.", labels=["cap"]),
         ]
 
     def collect(self):
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            pass
-        else:
-            return  # on an event loop: a query would block it (the /metrics view runs in a thread)
-        yield from self._interviews()
-        yield from self._caps()
-
-    def _interviews(self):
-        try:
-            from interviews.models import Interview
-
-            active = Interview.objects.filter(status=Interview.Status.ACTIVE).count()
-        except Exception as exc:  # no database (yet): say nothing rather than fail the scrape
-            log.warning("metrics: cannot count active interviews: %s", type(exc).__name__)
+        if on_event_loop():
             return
-        family = GaugeMetricFamily("interviewer_interviews_active", "Interviews in progress.")
-        family.add_metric([], active)
-        yield family
-
-    def _caps(self):
-        try:
-            from lib.caps import get_cap
-        except ImportError:
-            return
-        try:
-            from lib.caps import CAP_SETTINGS
-
-            names = list(CAP_SETTINGS)
-        except ImportError:
-            names = CAP_NAMES
         in_use = GaugeMetricFamily("interviewer_cap_slots_in_use", "Provider slots in use, across every process.", labels=["cap"])
         limit = GaugeMetricFamily("interviewer_cap_slots_limit", "Provider slots allowed.", labels=["cap"])
-        for name in names:
+        for name in CAP_SETTINGS:
             try:
                 cap = get_cap(name)
                 in_use.add_metric([name], cap.in_use())
@@ -147,4 +129,4 @@ class DatabaseCollector:
         yield limit
 
 
-REGISTRY.register(DatabaseCollector())
+REGISTRY.register(CapsCollector())

@@ -4,6 +4,12 @@ doesn't set; and, below, the ASGI limit on request body size.
 The pages carry no inline script, no inline event handler and no style
 attribute (htmx's injected indicator style is turned off in base.html), so the
 policy needs neither 'unsafe-inline' nor nonces. Sockets go to the same host.
+
+Not django-csp: its CSPMiddleware (4.0) is a MiddlewareMixin, so under ASGI
+both its hooks (process_request, process_response) run in a worker thread, two
+hand-offs on every request for a header that is one string. It would also
+leave the header off 404 and 500 pages while DEBUG is on, and the socket
+sources, which depend on the request's host, would need a subclass anyway.
 """
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction

@@ -1,6 +1,6 @@
 """Speech work run by the django-q2 `stt` and `tts` clusters.
 
-Each task claims its SpeechTask row first, so a duplicate delivery does
+Each task claims its SpeechTask row first (SpeechTask.claim), so a duplicate delivery does
 nothing and a task retried after a worker crash runs again.
 """
 
@@ -11,11 +11,10 @@ from pathlib import Path
 
 from django.conf import settings
 
-from lib.caps import get_cap
+from lib.caps import CapFull, get_cap
 from speech.models import SpeechTask
 from speech.providers import get_batch_transcriber, get_synthesizer
 from speech.providers.base import SpeechError
-from speech.tasks_util import claim_task, fail_task, finish_task
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +28,9 @@ def stt_cap_name():
 
 
 def synthesize(task_id):
-    if not claim_task(task_id):
+    task = SpeechTask.objects.filter(pk=task_id).first()
+    if task is None or not task.claim():
         return False
-    task = SpeechTask.objects.get(pk=task_id)
     meta = task.result or {}
     target = Path(settings.MEDIA_ROOT) / meta["path"]
     try:
@@ -44,34 +43,34 @@ def synthesize(task_id):
                 tmp.write(audio.data)
             os.replace(tmp.name, target)
             meta["duration"] = audio.duration
-    except SpeechError as exc:
-        fail_task(task_id, str(exc))
+    except (SpeechError, CapFull) as exc:
+        task.fail(str(exc))
         return False
     except Exception:
         log.exception("speech synthesis failed for task %s", task_id)
-        fail_task(task_id, "The interviewer's voice is unavailable right now.")
+        task.fail("The interviewer's voice is unavailable right now.")
         raise
-    return finish_task(task_id, meta)
+    return task.finish(meta)
 
 
 def transcribe_upload(task_id):
-    if not claim_task(task_id):
+    task = SpeechTask.objects.filter(pk=task_id).first()
+    if task is None or not task.claim():
         return False
-    task = SpeechTask.objects.get(pk=task_id)
     meta = task.result or {}
     SpeechTask.objects.filter(pk=task_id).update(progress=20)
     try:
         with get_cap(stt_cap_name()).slot(timeout=settings.ASSEMBLYAI_MAX_WAIT_SECONDS):
             SpeechTask.objects.filter(pk=task_id).update(progress=40)
             transcript = get_batch_transcriber().transcribe(str(Path(settings.MEDIA_ROOT) / meta["path"]))
-    except SpeechError as exc:
+    except (SpeechError, CapFull) as exc:
         # A failed upload is never attached to an answer: keep no copy of it.
         (Path(settings.MEDIA_ROOT) / meta["path"]).unlink(missing_ok=True)
-        fail_task(task_id, str(exc))
+        task.fail(str(exc))
         return False
     except Exception:
         log.exception("transcription failed for task %s", task_id)
-        fail_task(task_id, "The recording could not be transcribed. Please type your answer instead.")
+        task.fail("The recording could not be transcribed. Please type your answer instead.")
         raise
     words = transcript.words
     speaking = (words[-1].end - words[0].start) if words else transcript.duration
@@ -81,4 +80,4 @@ def transcribe_upload(task_id):
         speaking_seconds=round(speaking, 2),
         words=[[w.word, round(w.start, 2), round(w.end, 2)] for w in words[:5000]],
     )
-    return finish_task(task_id, meta)
+    return task.finish(meta)

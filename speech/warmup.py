@@ -1,25 +1,57 @@
-"""Load the local speech models when a web process starts, in the background,
-so the first candidate to press the microphone is not the one who waits."""
+"""Load the local speech models before a candidate needs them, in the background.
+
+One warm-up for the speech app, run by each process that uses the models:
+- a web process (interviewer/asgi.py) transcribes the microphone: Whisper and
+  the VAD, when live transcription or its fallback is local;
+- a worker of the `stt` cluster transcribes uploads: Whisper, when batch
+  transcription is local;
+- a worker of the `tts` cluster speaks the interviewer's turns: the piper
+  voice, when synthesis is local.
+Workers warm up as django-q2 spawns them (SpeechConfig connects its
+post_spawn signal). A model that fails to load here loads, or fails
+properly, on first use.
+"""
 
 import logging
 import threading
 
 from django.conf import settings
+from django_q.conf import Conf
+
+from speech.providers import local_models
 
 log = logging.getLogger(__name__)
 
 
-def warm_up_in_background():
-    if settings.SPEECH_LIVE_STT != "local" and settings.SPEECH_LIVE_FALLBACK != "local":
+def models_for(process):
+    """The loaders of the local models a process of this kind uses: "web",
+    or the name of the django-q2 cluster a worker belongs to."""
+    if process == "web":
+        if "local" in (settings.SPEECH_LIVE_STT, settings.SPEECH_LIVE_FALLBACK):
+            return [local_models.get_whisper, local_models.get_vad_session]
+        return []
+    if process == "stt" and settings.SPEECH_BATCH_STT == "local":
+        return [local_models.get_whisper]
+    if process == "tts" and settings.SPEECH_TTS == "local":
+        return [local_models.get_voice]
+    return []
+
+
+def warm_up(process="web"):
+    loaders = models_for(process)
+    if not loaders:
         return
 
     def load():
         try:
-            from speech.providers.local_models import get_vad_session, get_whisper
-
-            get_whisper()
-            get_vad_session()
+            for loader in loaders:
+                loader()
         except Exception:
             log.exception("could not preload the local speech models; they load on first use")
 
     threading.Thread(target=load, name="speech-warmup", daemon=True).start()
+
+
+def warm_up_worker(sender, proc_name=None, **kwargs):
+    """django-q2's post_spawn receiver: warm up for this worker's cluster."""
+    warm_up(Conf.CLUSTER_NAME)

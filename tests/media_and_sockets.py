@@ -25,7 +25,7 @@ def interview_with_files(owner, marker, monkeypatch):
 
     - an answer's recording saved through Turn.audio (answers/YYYY/MM/…),
     - an uploaded recording attached to an answer, and one never attached
-      (uploads/<interview>/…, as speech.views.upload_answer_audio writes them),
+      (uploads/<interview>/…, as interviews.voice.upload_answer_audio writes them),
     - a spoken sentence, written where the `tts` worker would write it.
     """
     monkeypatch.setattr("django_q.tasks.async_task", lambda *args, **kwargs: None)

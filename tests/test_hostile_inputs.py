@@ -436,7 +436,7 @@ SPEECH_SOCKET_CASES = [
 @pytest.mark.parametrize("case, frame, message", SPEECH_SOCKET_CASES, ids=[c[0] for c in SPEECH_SOCKET_CASES])
 async def test_it_answers_hostile_speech_socket_frames_clearly(owner, monkeypatch, case, frame, message):
     transcriber = RecordingTranscriber()
-    monkeypatch.setattr("speech.consumers.get_live_transcriber", lambda **kw: transcriber)
+    monkeypatch.setattr("interviews.microphone.get_live_transcriber", lambda **kw: transcriber)
     interview = await database_sync_to_async(make_interview)(owner)
     comm = socket(f"/ws/interviews/{interview.id}/speech/", owner)
     assert (await comm.connect())[0]
@@ -720,7 +720,7 @@ def held_streams(monkeypatch, settings):
         made.append(HeldTranscriber())
         return made[-1]
 
-    monkeypatch.setattr("speech.consumers.get_live_transcriber", transcriber)
+    monkeypatch.setattr("interviews.microphone.get_live_transcriber", transcriber)
     return made
 
 
@@ -1343,7 +1343,7 @@ async def test_it_speaks_at_most_the_sentence_limit_of_a_turn(owner, monkeypatch
     settings.INTERVIEW_TURN_MAX_SENTENCES = 3
     runaway_engine(monkeypatch)
     queued = []
-    monkeypatch.setattr("speech.tts.queue_sentence", lambda *a, **kw: queued.append(a) or SimpleNamespace(id=uuid.uuid4()))
+    monkeypatch.setattr("interviews.turns.queue_sentence", lambda *a, **kw: queued.append(a) or SimpleNamespace(id=uuid.uuid4()))
     interview = await database_sync_to_async(make_interview)(owner, speak_questions=True)
     turn = await turns.run_interviewer_turn(interview.id)
     assert turn.text.count("Tell me about a project you led.") > 10  # the text is kept in full

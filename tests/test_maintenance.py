@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from interviews.models import Interview, Turn
 from interviews.tasks import abandon_idle_interviews
-from speech.maintenance import prune_old_audio
+from interviews.maintenance import prune_old_audio
 from speech.models import SpeechTask
 from tests.factories import answered, make_interview
 

@@ -7,7 +7,7 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from prometheus_client import REGISTRY, generate_latest
 
-from lib import metrics
+from lib import metrics, resilience
 from interviews import turns
 from interviews.engine import llm
 from interviews.engine.base import InterviewContext
@@ -95,7 +95,7 @@ async def test_it_observes_turn_latency_split_into_model_and_overhead(owner, mon
 
 async def test_it_counts_model_calls_errors_and_retries_by_provider(settings, monkeypatch):
     settings.INTERVIEW_LLM_RETRIES = 1
-    monkeypatch.setattr(llm, "backoff_delay", lambda attempt: 0)
+    monkeypatch.setattr(resilience, "BACKOFF_BASE_SECONDS", 0.0)
     messages = iter([AIMessage(content="not json at all"), AIMessage(content="still not json")])
     engine = LLMEngine("fakeprovider:model", model=GenericFakeChatModel(messages=messages))
     labels = {"provider": "fakeprovider", "outcome": "bad_response"}

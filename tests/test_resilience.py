@@ -72,6 +72,12 @@ def test_it_retries_with_growing_jittered_backoff_then_succeeds(fresh_breakers):
     assert breaker("polly").failures == 0
 
 
+def test_it_uses_full_jitter_exponential_backoff(monkeypatch):
+    monkeypatch.setattr(resilience, "BACKOFF_BASE_SECONDS", 1.0)
+    monkeypatch.setattr(resilience.random, "uniform", lambda lo, hi: (lo, hi))
+    assert [resilience.backoff_seconds(n) for n in range(5)] == [(0, 1.0), (0, 2.0), (0, 4.0), (0, 8.0), (0, 8.0)]
+
+
 def test_it_jitters_and_caps_the_backoff():
     pauses = [resilience.backoff_seconds(10) for _ in range(200)]
     assert max(pauses) <= resilience.BACKOFF_MAX_SECONDS
@@ -237,3 +243,28 @@ def test_it_does_not_let_our_own_bugs_trip_or_close_the_breaker():
     with pytest.raises(SpeechError):
         call_with_retries(Flaky(busy()), provider="polly", retries=0)
     assert cb.state == OPEN
+
+
+async def test_it_retries_a_lambda_returning_a_coroutine_with_its_own_predicate(fresh_breakers):
+    call = Flaky(ConnectionResetError(), ConnectionResetError())
+    retried = []
+    result = await resilience.aretry(
+        lambda: call.async_call(),
+        retries=resilience.PUBLISH_RETRIES,
+        retry_if=resilience.is_channel_layer_transient,
+        what="publish",
+        base=resilience.PUBLISH_BACKOFF_BASE_SECONDS,
+        on_retry=retried.append,
+    )
+    assert result == "ok" and call.calls == 3 and len(retried) == 2
+    assert all(0 <= pause <= resilience.PUBLISH_BACKOFF_BASE_SECONDS * 2**n for n, pause in enumerate(fresh_breakers))
+
+
+async def test_it_gives_up_with_the_last_error_or_at_once_on_a_permanent_one(fresh_breakers):
+    transient = resilience.is_channel_layer_transient
+    with pytest.raises(ConnectionResetError):
+        flaky = Flaky(OSError(), OSError(), ConnectionResetError())
+        await resilience.aretry(flaky.async_call, retries=2, retry_if=transient, what="publish")
+    with pytest.raises(ValueError):
+        await resilience.aretry(Flaky(ValueError()).async_call, retries=2, retry_if=transient, what="publish")
+    assert len(fresh_breakers) == 2

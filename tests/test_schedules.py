@@ -15,13 +15,13 @@ def setup():
 def test_it_registers_the_hourly_cleanup_tasks(db):
     setup()
     rows = {s.name: s for s in Schedule.objects.all()}
-    assert {s.func for s in rows.values()} == {"interviews.tasks.abandon_idle_interviews", "speech.maintenance.prune_old_audio"}
+    assert {s.func for s in rows.values()} == {"interviews.tasks.abandon_idle_interviews", "interviews.maintenance.prune_old_audio"}
     assert all(s.schedule_type == Schedule.HOURLY and s.repeats == -1 and s.cluster is None for s in rows.values())
 
 
 def test_it_is_idempotent_and_repairs_edited_schedules(db):
     setup()
-    schedule = Schedule.objects.get(func="speech.maintenance.prune_old_audio")
+    schedule = Schedule.objects.get(func="interviews.maintenance.prune_old_audio")
     later = timezone.now() + timedelta(minutes=37)
     Schedule.objects.filter(pk=schedule.pk).update(schedule_type=Schedule.DAILY, next_run=later)
     setup()

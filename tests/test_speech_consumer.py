@@ -10,7 +10,7 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 
 from interviewer.routing import websocket_urlpatterns
-from speech import consumers
+from interviews import microphone
 from lib.caps import get_cap, user_stream_cap
 from tests.factories import ask, make_interview
 from tests.fakes.deepgram import fake_deepgram, results, speech_started, utterance_end  # noqa: F401
@@ -163,13 +163,13 @@ async def test_it_refuses_streams_for_finished_interviews(owner, interview):
 async def test_it_refuses_a_second_stream_when_the_users_other_one_does_not_let_go(owner, interview, settings, monkeypatch):
     # E.g. a stream on a process that died: its lease has not lapsed yet.
     settings.SPEECH_LIVE_STT = "local"
-    monkeypatch.setattr(consumers, "TAKEOVER_WAIT_SECONDS", 0.3)
+    monkeypatch.setattr(microphone, "TAKEOVER_WAIT_SECONDS", 0.3)
     held = await user_stream_cap(owner.pk).atry_acquire()
     try:
         comm = socket_for(interview.id, owner)
         assert (await comm.connect())[0]
         message = await comm.receive_json_from(timeout=10)
-        assert message == {"event": "error", "message": consumers.ELSEWHERE_MESSAGE}
+        assert message == {"event": "error", "message": microphone.ELSEWHERE_MESSAGE}
         assert await comm.receive_output(timeout=5) == {"type": "websocket.close", "code": 4409}
         assert await get_cap("local_stt_live").ain_use() == 0
     finally:

@@ -1,4 +1,4 @@
-"""speech.tasks_util: a speech task runs to completion at most once, and a
+"""SpeechTask.claim, finish and fail: a speech task runs to completion at most once, and a
 task whose worker died is taken up again."""
 
 import uuid
@@ -8,8 +8,7 @@ import pytest
 from django.utils import timezone
 from django_q.models import OrmQ
 
-from speech.models import SpeechTask
-from speech.tasks_util import claim_task, fail_task, finish_task, give_up_after, stale_after
+from speech.models import SpeechTask, give_up_after, stale_after
 from tests.factories import make_interview
 
 
@@ -19,60 +18,60 @@ def task(owner):
 
 
 def test_it_claims_a_queued_task_once(task):
-    assert claim_task(task.pk) is True
-    assert claim_task(task.pk) is False  # a duplicate delivery while it runs
+    assert task.claim() is True
+    assert task.claim() is False  # a duplicate delivery while it runs
     task.refresh_from_db()
     assert task.status == SpeechTask.Status.PROCESSING
     assert task.started_at is not None
 
 
 def test_it_does_nothing_for_a_finished_task_delivered_again(task):
-    assert claim_task(task.pk)
-    assert finish_task(task.pk, {"text": "hello"}) is True
-    assert claim_task(task.pk) is False
-    assert finish_task(task.pk, {"text": "again"}) is False
+    assert task.claim()
+    assert task.finish({"text": "hello"}) is True
+    assert task.claim() is False
+    assert task.finish({"text": "again"}) is False
     task.refresh_from_db()
     assert (task.status, task.result, task.progress) == (SpeechTask.Status.COMPLETED, {"text": "hello"}, 100)
 
 
 def test_it_does_nothing_for_a_failed_task_delivered_again(task):
-    assert claim_task(task.pk)
-    assert fail_task(task.pk, "Could not read the audio.") is True
-    assert claim_task(task.pk) is False
-    assert finish_task(task.pk, {"text": "late"}) is False
+    assert task.claim()
+    assert task.fail("Could not read the audio.") is True
+    assert task.claim() is False
+    assert task.finish({"text": "late"}) is False
     task.refresh_from_db()
     assert (task.status, task.error) == (SpeechTask.Status.ERROR, "Could not read the audio.")
 
 
 def test_it_only_finishes_or_fails_a_task_being_processed(task):
-    assert finish_task(task.pk, {"text": "x"}) is False
-    assert fail_task(task.pk, "x") is False
+    assert task.finish({"text": "x"}) is False
+    assert task.fail("x") is False
     task.refresh_from_db()
     assert task.status == SpeechTask.Status.QUEUED
 
 
 def test_it_reclaims_a_task_whose_worker_died(task):
-    assert claim_task(task.pk)
+    assert task.claim()
     # Still within its run's time: someone may be working on it.
     SpeechTask.objects.filter(pk=task.pk).update(started_at=timezone.now() - stale_after(task.kind) + timedelta(seconds=5))
-    assert claim_task(task.pk) is False
+    assert task.claim() is False
     # Past it: the run is over, so the redelivered task runs again.
     crashed_at = timezone.now() - stale_after(task.kind) - timedelta(seconds=1)
     SpeechTask.objects.filter(pk=task.pk).update(started_at=crashed_at)
-    assert claim_task(task.pk) is True
+    assert task.claim() is True
     task.refresh_from_db()
     assert task.status == SpeechTask.Status.PROCESSING
     assert task.started_at > crashed_at
-    assert claim_task(task.pk) is False
+    assert task.claim() is False
 
 
 def test_it_never_completes_a_task_twice(task):
-    assert claim_task(task.pk)  # run A, which stalls
+    assert task.claim()  # run A, which stalls
     SpeechTask.objects.filter(pk=task.pk).update(started_at=timezone.now() - stale_after(task.kind) - timedelta(seconds=1))
-    assert claim_task(task.pk)  # run B, after redelivery
-    assert finish_task(task.pk, {"run": "B"}) is True
-    assert finish_task(task.pk, {"run": "A"}) is False
-    assert fail_task(task.pk, "A gave up") is False
+    assert task.claim()  # run B, after redelivery
+    assert task.finish({"run": "B"}) is True
+    assert task.finish({"run": "A"}) is False
+    assert task.fail("A gave up") is False
     task.refresh_from_db()
     assert (task.status, task.result) == (SpeechTask.Status.COMPLETED, {"run": "B"})
 
@@ -82,7 +81,7 @@ def test_it_gives_up_on_a_task_that_keeps_killing_its_worker(task):
     SpeechTask.objects.filter(pk=task.pk).update(
         status=SpeechTask.Status.PROCESSING, created_at=long_ago, started_at=long_ago + timedelta(seconds=1)
     )
-    assert claim_task(task.pk) is False
+    assert task.claim() is False
     task.refresh_from_db()
     assert task.status == SpeechTask.Status.ERROR
     assert "try again" in task.error
@@ -90,11 +89,11 @@ def test_it_gives_up_on_a_task_that_keeps_killing_its_worker(task):
 
 def test_it_still_runs_an_old_task_that_never_started(task):
     SpeechTask.objects.filter(pk=task.pk).update(created_at=timezone.now() - give_up_after(task.kind) * 2)
-    assert claim_task(task.pk) is True
+    assert task.claim() is True
 
 
 def test_it_ignores_a_missing_task(db):
-    assert claim_task(uuid.uuid4()) is False
+    assert SpeechTask(pk=uuid.uuid4(), kind=SpeechTask.Kind.STT_BATCH).claim() is False
 
 
 def test_it_waits_past_the_timeout_and_reclaims_before_the_retry(settings):

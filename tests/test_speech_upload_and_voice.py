@@ -128,7 +128,7 @@ def test_it_saves_voice_settings_within_bounds(owner_client, interview):
 async def test_it_queues_speech_sentence_by_sentence_while_the_turn_streams(owner, monkeypatch, settings):
     monkeypatch.setattr(turns, "get_engine", lambda: ScriptedEngine())
     queued = []
-    monkeypatch.setattr("speech.tts.queue_sentence", lambda *args: queued.append(args) or _FakeTask())
+    monkeypatch.setattr("interviews.turns.queue_sentence", lambda *args: queued.append(args) or _FakeTask())
     interview = await database_sync_to_async(make_interview)(owner, speak_questions=True, speech_speed=1.25)
     from channels.layers import get_channel_layer
 

@@ -15,7 +15,7 @@ import urllib.request
 import pytest
 from django.core.checks import Error
 
-from interviewer import checks
+from lib import checks
 from tests.live_server import PROJECT_DIR, free_port, require_services, wait_for_http
 
 

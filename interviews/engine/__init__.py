@@ -8,7 +8,7 @@ import weakref
 
 from django.conf import settings
 
-# Building a chat model costs ~100 ms and its HTTP client belongs to the event
+# Building a chat model is slow and its HTTP client belongs to the event
 # loop that first used it, so model-backed engines are kept per loop (one per
 # web process; a new one for each short-lived loop in workers). Engines hold
 # no user data.
@@ -35,15 +35,17 @@ def get_engine(name=None):
 
 
 def warm_up():
-    """Import and build the configured chat model now, not on a candidate's first turn."""
+    """The engine's warm-up: import and build the configured chat model now,
+    not on a candidate's first turn (the speech app's is speech.warmup.warm_up)."""
     if settings.INTERVIEW_LLM == "local":
         return
+    # Imported here, as in get_engine: LangChain loads only where a chat model is configured.
     from interviews.engine.llm import LLMEngine
 
     try:
         LLMEngine(settings.INTERVIEW_LLM).model
         # The SDKs' HTTP clients import their async backend on first use:
-        # ~70 ms of one candidate's first turn, paid here instead.
+        # a cost on one candidate's first turn, paid here instead.
         import anyio._backends._asyncio  # noqa: F401
     except Exception:  # reported properly on first use
         pass

@@ -23,7 +23,25 @@ NEW_QUESTION = "new_question"
 CLOSE = "close"
 ACTIONS = (INTRODUCE, FOLLOW_UP, NEW_QUESTION, CLOSE)
 
-DIMENSIONS = ("relevance", "structure", "specificity", "communication", "role_fit")
+# The coach's rubric, in display order, with the label the pages show.
+DIMENSION_LABELS = {
+    "relevance": "Relevance",
+    "structure": "Structure (STAR)",
+    "specificity": "Specificity & outcomes",
+    "communication": "Communication",
+    "role_fit": "Role fit",
+}
+DIMENSIONS = tuple(DIMENSION_LABELS)
+
+# An interview's phases by the fraction of it done: (below this fraction, phase).
+PHASES = ((0.2, "opening"), (0.6, "exploration"), (0.8, "deepening"))
+
+
+def phase_for(fraction):
+    for limit, name in PHASES:
+        if fraction < limit:
+            return name
+    return "closing"
 
 
 @dataclass(frozen=True)
@@ -65,14 +83,7 @@ class InterviewContext:
 
     @property
     def phase(self):
-        f = self.fraction_done
-        if f < 0.2:
-            return "opening"
-        if f < 0.6:
-            return "exploration"
-        if f < 0.8:
-            return "deepening"
-        return "closing"
+        return phase_for(self.fraction_done)
 
     @property
     def seconds_left(self):

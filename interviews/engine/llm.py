@@ -11,10 +11,9 @@ environment (GOOGLE_API_KEY, OPENAI_API_KEY, ...), never from settings here.
 
 Every call runs on the event loop through the async APIs only, under
 `asyncio.timeout(settings.INTERVIEW_LLM_TIMEOUT)`, and is retried up to
-settings.INTERVIEW_LLM_RETRIES times with exponential backoff and full jitter
-(`random.uniform(0, BACKOFF_BASE_SECONDS * 2**attempt)`, capped) on rate
-limits (429), server errors (5xx), timeouts, dropped connections and
-unreadable responses. Client errors (400/401/403/404) fail at once. When we
+settings.INTERVIEW_LLM_RETRIES times with lib.resilience's policy
+(exponential backoff with full jitter) on rate limits (429), server errors
+(5xx), timeouts, dropped connections and unreadable responses. Client errors (400/401/403/404) fail at once. When we
 give up, base.EngineError carries a message safe to show the candidate, plus
 `.usage` (calls, errors, time spent) and `.kind` for the caller's records.
 """
@@ -22,7 +21,6 @@ give up, base.EngineError carries a message safe to show the candidate, plus
 import asyncio
 import json
 import logging
-import random
 import re
 import time
 from difflib import SequenceMatcher
@@ -30,7 +28,7 @@ from difflib import SequenceMatcher
 from django.conf import settings
 from pydantic import BaseModel, Field
 
-from lib import metrics
+from lib import metrics, resilience
 from interviews.engine import policy, prompts
 from interviews.engine.base import (
     ACTIONS,
@@ -48,9 +46,6 @@ from interviews.engine.base import (
 
 log = logging.getLogger(__name__)
 
-# Backoff before retry n (0-based) is uniform(0, min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2**n)).
-BACKOFF_BASE_SECONDS = 0.5
-BACKOFF_MAX_SECONDS = 8.0
 # A header longer than this is not a header: the output is treated as text.
 HEADER_MAX_CHARS = 800
 MAX_TOPICS = 3
@@ -189,11 +184,6 @@ def classify(exc):
             return kind, kind in RETRYABLE or kind == "interrupted"
         cur = cur.__cause__ or cur.__context__
     return "other", False
-
-
-def backoff_delay(attempt):
-    """Full jitter: uniform(0, min(cap, base * 2**attempt))."""
-    return random.uniform(0, min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * (2**attempt)))
 
 
 def _engine_error(kind, usage, exc=None):
@@ -612,7 +602,9 @@ class LLMEngine:
                 metrics.provider_retry(self.provider)
                 if decision is not None:
                     attempt_allowed = frozenset({decision.action})
-                await asyncio.sleep(backoff_delay(attempt))
+                # Not tenacity's loop: a stream may be retried only while none
+                # of it reached the candidate, which is decided mid-attempt.
+                await resilience.pause_before_retry(attempt, exc)
                 attempt += 1
                 continue
             metrics.provider_call(self.provider, "ok")
@@ -670,34 +662,49 @@ class LLMEngine:
         return self._structured_runnables[schema]
 
     async def _retrying(self, once, usage, what):
-        attempt = 0
-        while True:
+        """await once() under lib.resilience's policy, keeping `usage` and the
+        provider metrics; giving up raises EngineError."""
+        attempts = 0
+
+        async def attempt():
+            nonlocal attempts
+            attempts += 1
             usage.calls += 1
             t0 = time.monotonic()
             try:
                 result = await once()
-                usage.model_ms += _ms(time.monotonic() - t0)
-                metrics.provider_call(self.provider, "ok")
-                return result
             except Exception as exc:
                 usage.model_ms += _ms(time.monotonic() - t0)
                 usage.errors += 1
-                kind, retryable = classify(exc)
+                kind, _ = classify(exc)
                 log.warning(
                     "%s: %s attempt %d failed (%s): %s: %s",
                     self.name,
                     what,
-                    attempt + 1,
+                    attempts,
                     kind,
                     type(exc).__name__,
                     str(exc)[:300],
                 )
                 metrics.provider_call(self.provider, kind)
-                if not retryable or attempt >= self._retries:
-                    raise _engine_error(kind, usage, exc) from exc
-                metrics.provider_retry(self.provider)
-                await asyncio.sleep(backoff_delay(attempt))
-                attempt += 1
+                raise
+            usage.model_ms += _ms(time.monotonic() - t0)
+            metrics.provider_call(self.provider, "ok")
+            return result
+
+        def retry_if(exc):
+            return isinstance(exc, Exception) and classify(exc)[1]  # not when cancelled
+
+        try:
+            return await resilience.aretry(
+                attempt,
+                retries=self._retries,
+                retry_if=retry_if,
+                what=f"{self.name}: {what}",
+                on_retry=lambda exc: metrics.provider_retry(self.provider),
+            )
+        except Exception as exc:
+            raise _engine_error(classify(exc)[0], usage, exc) from exc
 
     # ----- the coach -----
 

@@ -1,11 +1,13 @@
 """The built-in interviewer's material: questions, introductions, transitions, follow-ups, closings.
 
-Plain data plus a role matcher. Templates use str.format fields:
+Plain data, a role matcher and the test for questions that ask for a story. Templates use str.format fields:
 {role}, {company}, {at_company}, {question}, {phrase}, {term}, {item}, {vague}.
 """
 
 import re
 from typing import NamedTuple
+
+from interviews.engine.analysis import question_core
 
 
 class Question(NamedTuple):
@@ -546,3 +548,17 @@ def gerund(verb):
     if v.endswith("ed"):
         return v[:-2] + "ing"
     return v
+
+
+# Questions that ask for a story, where STAR and an outcome are expected.
+STORY_RE = re.compile(
+    r"\b(tell me about|describe|give me an example|walk me through|a time|example of|talk me through|"
+    r"how did you|what did you do|take me through)\b",
+    re.I,
+)
+NOT_STORY_RE = re.compile(r"\b(background|yourself|career so far|why are you|motivat|what drew you|where do you want)\b", re.I)
+
+
+def is_story_question(question):
+    core = question_core(question)
+    return bool(STORY_RE.search(core)) and not NOT_STORY_RE.search(core)

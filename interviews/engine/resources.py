@@ -6,6 +6,8 @@ areas and the job role by keyword. No network access.
 
 import re
 
+from interviews.engine.questions import match_role
+
 RESOURCES = [
     {
         "title": "The STAR method for behavioral interviews (MIT CAPD)",
@@ -150,8 +152,6 @@ def curated_resources(focus_areas, job_role, limit=6):
 
     focus_areas may be area names or the report's focus-area dicts.
     """
-    from interviews.engine.questions import match_role
-
     areas = [a.get("area", "") + " " + a.get("why", "") if isinstance(a, dict) else str(a) for a in focus_areas or []]
     area_text = _words(" ".join(areas))
     role_key = match_role(job_role or "")

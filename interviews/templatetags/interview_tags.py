@@ -1,9 +1,9 @@
 from django import template
 
-from interviews.models import DIMENSIONS
+from interviews.engine.base import DIMENSION_LABELS
 
 register = template.Library()
-LABELS = dict(DIMENSIONS)
+LABELS = DIMENSION_LABELS
 
 
 @register.filter

@@ -28,6 +28,7 @@ import time
 
 from django.conf import settings
 
+from lib import resilience
 from speech.providers.base import SpeechError, Transcript, Word
 
 log = logging.getLogger(__name__)
@@ -130,9 +131,10 @@ class AssemblyAITranscriber:
 
     @staticmethod
     def _call(fn):
-        from lib import resilience
-
-        return resilience.call_with_retries(fn, provider=PROVIDER)
+        try:
+            return resilience.call_with_retries(fn, provider=PROVIDER)
+        except resilience.CircuitOpen as exc:
+            raise SpeechError(str(exc), retryable=False) from exc
 
     @staticmethod
     def _upload(client, path):

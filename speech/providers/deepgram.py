@@ -33,6 +33,7 @@ import threading
 
 from django.conf import settings
 
+from lib import resilience
 from speech.providers.base import (
     CLOSED,
     ERROR,
@@ -143,10 +144,11 @@ class DeepgramLiveTranscriber:
         self._started = True
         if not settings.DEEPGRAM_API_KEY:
             raise SpeechError(MSG_UNCONFIGURED, retryable=False)
-        from lib import resilience
-
         client = await asyncio.to_thread(_client, settings.DEEPGRAM_API_KEY, settings.DEEPGRAM_URL)
-        await resilience.acall_with_retries(lambda: self._connect(client), provider=PROVIDER)
+        try:
+            await resilience.acall_with_retries(lambda: self._connect(client), provider=PROVIDER)
+        except resilience.CircuitOpen as exc:
+            raise SpeechError(str(exc), retryable=False) from exc
         if self._closing:  # close() arrived while we were connecting
             await self._close_socket()
             return

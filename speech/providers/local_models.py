@@ -13,7 +13,7 @@ streams share the cores instead of thrashing them. How many streams and
 uploads there are across hosts is the caps' business (lib.caps), not this.
 
 `StreamingVad` runs the Silero model chunk by chunk (512 samples at 16 kHz)
-carrying the LSTM state, for live transcription.
+carrying the LSTM state, for live transcription (speech.vad's segmenter).
 """
 
 import os
@@ -118,6 +118,8 @@ class StreamingVad:
 
     The state (LSTM h/c, the 64-sample context and any leftover samples) is
     per object; the ONNX session is shared."""
+
+    window = VAD_CHUNK  # samples per probability
 
     def __init__(self):
         self.session = get_vad_session()

@@ -4,8 +4,10 @@ Batch: `LocalBatchTranscriber().transcribe(path)` decodes any format av reads
 (at most AUDIO_UPLOAD_MAX_SECONDS of it, counted while decoding) and returns
 the text with word timings.
 
-Live: `LocalLiveTranscriber` takes 16 kHz s16le PCM in frames of any size,
-runs the Silero VAD on the stream and
+Live: `LocalLiveTranscriber` takes 16 kHz s16le PCM in frames of any size. It
+composes two stages: `speech.vad.VadSegmenter` (the Silero VAD: when speech
+starts and ends, and the utterance's audio) and `WhisperTranscriber` (that
+audio to text). It
 
 - emits `speech_started` when speech begins;
 - while speech goes on, re-transcribes the utterance so far about every
@@ -45,6 +47,7 @@ from speech.providers.base import (
     Transcript,
     Word,
 )
+from speech.vad import LongSilence, SpeechOngoing, SpeechStarted, Utterance, VadSegmenter
 
 log = logging.getLogger(__name__)
 
@@ -179,50 +182,66 @@ class LocalBatchTranscriber:
         return Transcript(text=text, words=words, duration=round(duration, 3))
 
 
+class WhisperTranscriber:
+    """An utterance's audio (s16le) to text with Whisper, in a worker thread,
+    never on the event loop, under the process's STT slots (see recognise)."""
+
+    async def final(self, pcm, start_sample):
+        """(text, [Word]) of a whole utterance, in stream times; waits for a slot."""
+        audio = _floats(pcm)
+        offset = start_sample / SAMPLE_RATE
+        segments = await asyncio.to_thread(recognise, audio, True)
+        return _words_and_text(segments, offset=offset, limit=offset + len(audio) / SAMPLE_RATE)
+
+    async def partial(self, pcm):
+        """Rough text of the speech so far; raises Busy rather than wait for a slot."""
+        return await asyncio.to_thread(quick_text, _floats(pcm))
+
+
+def _floats(pcm):
+    return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+
+
+def _samples(ms):
+    return int(SAMPLE_RATE * ms / 1000)
+
+
 class LocalLiveTranscriber:
-    """One per browser stream; see base.py for the interface."""
+    """One per browser stream; see base.py for the interface.
+
+    The composition of a VadSegmenter (when speech starts, pauses, ends) and a
+    WhisperTranscriber (what was said); it schedules the partials and keeps
+    the finals in stream order."""
 
     def __init__(self, **options):
-        self.endpoint_ms = int(options.get("endpoint_ms", getattr(settings, "LOCAL_STT_ENDPOINT_MS", 600)))
-        self.utterance_end_ms = int(options.get("utterance_end_ms", getattr(settings, "SPEECH_UTTERANCE_END_MS", 2000)))
-        self.partial_interval_ms = int(options.get("partial_interval_ms", 700))
-        self.first_partial_ms = int(options.get("first_partial_ms", 400))
-        self.max_utterance_seconds = float(options.get("max_utterance_seconds", 30))
-        self.threshold = float(options.get("vad_threshold", 0.5))
-        self.neg_threshold = max(0.01, self.threshold - 0.15)
-        self.pre_roll_ms = 300
-        self.tail_pad_ms = 300
+        self._segmenter_options = {
+            "endpoint_ms": int(options.get("endpoint_ms", getattr(settings, "LOCAL_STT_ENDPOINT_MS", 600))),
+            "utterance_end_ms": int(
+                options.get("utterance_end_ms", getattr(settings, "SPEECH_UTTERANCE_END_MS", 2000))
+            ),
+            "max_utterance_seconds": float(options.get("max_utterance_seconds", 30)),
+            "threshold": float(options.get("vad_threshold", 0.5)),
+        }
+        self.partial_interval = _samples(int(options.get("partial_interval_ms", 700)))
+        self.first_partial = _samples(int(options.get("first_partial_ms", 400)))
         # Other provider options (language, model...) are not used locally.
 
+        self._segmenter = None  # made in start(), where the VAD model loads
+        self._whisper = WhisperTranscriber()
         self._events = asyncio.Queue()
-        self._jobs = asyncio.Queue()
+        self._jobs = asyncio.Queue()  # finals, utterance ends and the close, in stream order
         self._state = "new"  # new -> running -> finishing -> closed
         self._closed_emitted = False
         self._worker = None
         self._partial_task = None
-        self._vad = None
-        self._odd = b""
-
-        self._buf = bytearray()  # s16le audio from stream sample _buf_start to _total
-        self._buf_start = 0
-        self._total = 0  # samples received (the stream clock)
-        self._vad_pos = 0  # samples the VAD has judged
-
-        self._in_speech = False
-        self._utt_id = 0
-        self._utt_start = 0
-        self._silence_from = None  # where the current pause inside speech began
-        self._last_dip = None  # latest low-probability window in the utterance
-        self._last_speech_end = 0
-        self._await_utterance_end = False
-        self._last_partial_at = 0
+        self._last_partial_at = 0  # stream sample of the last partial (or its due point)
         self._finals_pending = 0
         self._heard_words = False  # a non-empty final since the last utterance_end
 
-    # -- helpers ---------------------------------------------------------
-
-    def _samples(self, ms):
-        return int(SAMPLE_RATE * ms / 1000)
+    @property
+    def _buf(self):
+        # The audio this stream still holds (tests check it is released).
+        return self._segmenter.held() if self._segmenter is not None else b""
 
     def _emit(self, event):
         if self._closed_emitted:
@@ -231,20 +250,6 @@ class LocalLiveTranscriber:
             self._closed_emitted = True
         self._events.put_nowait(event)
 
-    def _pcm(self, start, end):
-        start = max(start, self._buf_start)
-        end = min(end, self._total)
-        if end <= start:
-            return b""
-        return bytes(self._buf[(start - self._buf_start) * 2 : (end - self._buf_start) * 2])
-
-    def _trim(self):
-        keep_from = self._utt_start if self._in_speech else self._vad_pos - self._samples(self.pre_roll_ms)
-        drop = keep_from - self._buf_start
-        if drop > 0:
-            del self._buf[: drop * 2]
-            self._buf_start = keep_from
-
     # -- interface -------------------------------------------------------
 
     async def start(self):
@@ -252,7 +257,7 @@ class LocalLiveTranscriber:
             return
         try:
             await asyncio.to_thread(local_models.get_whisper)
-            self._vad = local_models.StreamingVad()
+            self._segmenter = VadSegmenter(local_models.StreamingVad(), **self._segmenter_options)
         except Exception as exc:
             log.exception("local speech models failed to load")
             raise SpeechError(_ENGINE_DOWN, retryable=True) from exc
@@ -264,21 +269,8 @@ class LocalLiveTranscriber:
             await self.start()
         if self._state != "running" or not pcm:
             return
-        data = self._odd + bytes(pcm)
-        cut = len(data) - len(data) % 2
-        self._odd = data[cut:]
-        if not cut:
-            return
-        data = data[:cut]
-        self._buf.extend(data)
-        self._total += cut // 2
-        samples = np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
-        for prob in self._vad.feed(samples):
-            start = self._vad_pos
-            self._vad_pos += local_models.VAD_CHUNK
-            self._judge(prob, start, self._vad_pos)
-        self._maybe_partial()
-        self._trim()
+        for event in self._segmenter.feed(pcm):
+            self._handle(event)
 
     async def finish(self):
         if self._state == "new":
@@ -288,12 +280,8 @@ class LocalLiveTranscriber:
         if self._state != "running":
             return
         self._state = "finishing"
-        if self._in_speech:
-            end = self._total
-            if self._silence_from is not None:
-                end = min(end, self._silence_from + self._samples(self.tail_pad_ms))
-            self._finalize(end)
-            self._in_speech = False
+        for event in self._segmenter.flush():
+            self._handle(event)
         self._cancel_partial()
         self._jobs.put_nowait(("closed",))
 
@@ -306,7 +294,7 @@ class LocalLiveTranscriber:
             self._worker.cancel()
             with contextlib.suppress(BaseException):
                 await self._worker
-        self._buf = bytearray()
+        self._release()
         self._emit(SpeechEvent(CLOSED))
 
     async def events(self):
@@ -316,73 +304,48 @@ class LocalLiveTranscriber:
             if event.type == CLOSED:
                 return
 
-    # -- the VAD state machine -----------------------------------------
+    # -- segmenter events ------------------------------------------------
 
-    def _judge(self, prob, start, end):
-        if not self._in_speech:
-            if prob >= self.threshold:
-                self._in_speech = True
-                self._utt_id += 1
-                self._utt_start = max(self._buf_start, start - self._samples(self.pre_roll_ms))
-                self._silence_from = None
-                self._last_dip = None
-                self._last_partial_at = start + self._samples(self.first_partial_ms - self.partial_interval_ms)
+    def _handle(self, event):
+        match event:
+            case SpeechStarted():
+                self._last_partial_at = event.at + self.first_partial - self.partial_interval
                 self._emit(SpeechEvent(SPEECH_STARTED))
-            elif self._await_utterance_end and end - self._last_speech_end >= self._samples(self.utterance_end_ms):
-                self._await_utterance_end = False
+            case SpeechOngoing():
+                self._maybe_partial(event)
+            case Utterance():
+                self._finals_pending += 1
+                self._jobs.put_nowait(("final", event.pcm, event.start))
+                if event.reason == "length":  # the speech goes on as a new utterance
+                    self._last_partial_at = event.end + self.first_partial - self.partial_interval
+            case LongSilence():
                 self._jobs.put_nowait(("utterance_end",))
-            return
-        if prob >= self.threshold:
-            self._silence_from = None
-        elif prob < self.neg_threshold:
-            self._last_dip = start
-            if self._silence_from is None:
-                self._silence_from = start
-        if self._silence_from is not None and end - self._silence_from >= self._samples(self.endpoint_ms):
-            self._finalize(min(end, self._silence_from + self._samples(self.tail_pad_ms)))
-            self._in_speech = False
-            self._last_speech_end = self._silence_from
-            self._await_utterance_end = True
-            return
-        if end - self._utt_start >= int(self.max_utterance_seconds * SAMPLE_RATE):
-            # Too long without a pause: cut, at the latest dip past halfway if any.
-            half = self._utt_start + int(self.max_utterance_seconds * SAMPLE_RATE / 2)
-            cut = self._last_dip if self._last_dip is not None and self._last_dip > half else end
-            self._finalize(cut)
-            self._utt_id += 1
-            self._utt_start = cut
-            self._last_dip = None
-            self._last_partial_at = cut + self._samples(self.first_partial_ms - self.partial_interval_ms)
 
-    def _finalize(self, end):
-        pcm = self._pcm(self._utt_start, end)
-        if not pcm:
-            return
-        self._finals_pending += 1
-        self._jobs.put_nowait(("final", pcm, self._utt_start))
+    def _release(self):
+        if self._segmenter is not None:
+            self._segmenter.release()
 
     # -- partials --------------------------------------------------------
 
-    def _maybe_partial(self):
-        if not self._in_speech or self._finals_pending:
+    def _maybe_partial(self, ongoing):
+        if self._finals_pending:
             return
         if self._partial_task is not None and not self._partial_task.done():
             return  # coalesce: one partial job at a time
-        if self._total - self._last_partial_at < self._samples(self.partial_interval_ms):
+        if ongoing.end - self._last_partial_at < self.partial_interval:
             return
-        self._last_partial_at = self._total
-        pcm = self._pcm(self._utt_start, self._total)
-        self._partial_task = asyncio.create_task(self._partial(pcm, self._utt_id))
+        self._last_partial_at = ongoing.end
+        pcm = self._segmenter.pcm(ongoing.start, ongoing.end)
+        self._partial_task = asyncio.create_task(self._partial(pcm, ongoing.utterance))
 
-    async def _partial(self, pcm, utt_id):
-        audio = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+    async def _partial(self, pcm, utterance):
         try:
-            text = await asyncio.to_thread(quick_text, audio)
+            text = await self._whisper.partial(pcm)
         except asyncio.CancelledError:
             raise
         except Busy:
             # The cores are busy with other work: try again on the next frame.
-            self._last_partial_at -= self._samples(self.partial_interval_ms)
+            self._last_partial_at -= self.partial_interval
             return
         except Exception:
             log.exception("local partial transcription failed")
@@ -390,8 +353,8 @@ class LocalLiveTranscriber:
         if (
             text
             and self._state == "running"
-            and self._in_speech
-            and utt_id == self._utt_id
+            and self._segmenter.speaking
+            and utterance == self._segmenter.utterance
             and not self._finals_pending
         ):
             self._emit(SpeechEvent(PARTIAL, text=text))
@@ -414,7 +377,7 @@ class LocalLiveTranscriber:
                         self._emit(SpeechEvent(UTTERANCE_END))
                 elif job[0] == "closed":
                     self._state = "closed"
-                    self._buf = bytearray()
+                    self._release()
                     self._emit(SpeechEvent(CLOSED))
                     return
         except asyncio.CancelledError:
@@ -426,10 +389,8 @@ class LocalLiveTranscriber:
             self._emit(SpeechEvent(CLOSED))
 
     async def _final(self, pcm, start_sample):
-        audio = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
-        offset = start_sample / SAMPLE_RATE
         try:
-            segments = await asyncio.to_thread(recognise, audio, True)
+            text, words = await self._whisper.final(pcm, start_sample)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -438,7 +399,6 @@ class LocalLiveTranscriber:
             return
         finally:
             self._finals_pending -= 1
-        text, words = _words_and_text(segments, offset=offset, limit=offset + len(audio) / SAMPLE_RATE)
         if text:
             self._heard_words = True
             self._emit(SpeechEvent(FINAL, text=text, words=words))

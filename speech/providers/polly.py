@@ -27,6 +27,7 @@ from xml.sax.saxutils import escape
 
 from django.conf import settings
 
+from lib import resilience
 from speech.providers.base import Audio, SpeechError
 
 log = logging.getLogger(__name__)
@@ -156,11 +157,12 @@ class PollySynthesizer:
     def synthesize(self, text, speed=1.0) -> Audio:
         if not text or not text.strip():
             raise SpeechError(MSG_EMPTY, retryable=False)
-        from lib import resilience
-
         ssml = to_ssml(text.strip(), speed)
         client = _client()
-        return resilience.call_with_retries(lambda: self._call(client, ssml), provider=PROVIDER)
+        try:
+            return resilience.call_with_retries(lambda: self._call(client, ssml), provider=PROVIDER)
+        except resilience.CircuitOpen as exc:
+            raise SpeechError(str(exc), retryable=False) from exc
 
     @staticmethod
     def _call(client, ssml):

@@ -15,19 +15,20 @@ tells the page why first, as an error event.
 
 import asyncio
 import contextlib
+import json
 import logging
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from lib import metrics
-from lib.logging import bind
-from lib.ratelimit import ahit, client_ip
 from interviews.consumers import CLOSE_NOT_FOUND, CLOSE_UNAUTHENTICATED
 from interviews.models import Interview
 from interviews.sockets import user_group
+from lib import metrics
 from lib.caps import CapFull, get_cap, user_stream_cap
+from lib.logging import bind
+from lib.ratelimit import ahit, client_ip
 from speech.providers import get_live_transcriber
 from speech.providers.base import CLOSED, ERROR, FINAL, SpeechError
 
@@ -305,8 +306,6 @@ class SpeechConsumer(AsyncWebsocketConsumer):
                 await slot.arelease()
 
     async def _send(self, message):
-        import json
-
         with contextlib.suppress(Exception):
             await self.send(text_data=json.dumps(message))
 

@@ -1,3 +1,9 @@
+"""The voice side of an interview over HTTP: a recorded answer uploaded for
+transcription, the task the page polls meanwhile, the interviewer's
+synthesised sentences, and the interview's voice settings. The speech work
+itself is the speech app's; these views check that the interview is the
+user's."""
+
 import asyncio
 import math
 import os
@@ -12,18 +18,15 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_POST
 
-from lib.ratelimit import ratelimit
 from interviews.models import Interview
+from interviews.views import _get_interview_for_user
+from lib.ratelimit import ratelimit
 from speech.models import SpeechTask
 from speech.providers.base import SpeechError
 from speech.tts import MAX_SPEED, MIN_SPEED, content_type_for
 
 # How long the audio endpoint waits for a sentence still being synthesised.
 AUDIO_WAIT_SECONDS = 30
-
-
-def _get_interview_for_user(request, interview_id):
-    return get_object_or_404(Interview, pk=interview_id, owner=request.user)
 
 
 def _get_task_for_user(request, task_id):

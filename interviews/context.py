@@ -1,0 +1,53 @@
+"""An interview as the plain data the engines read (they never touch the database)."""
+
+from interviews.engine.base import AnsweredQuestion, InterviewContext, TurnView
+from interviews.models import Turn
+
+
+def build_context(interview):
+    turns = list(interview.turns.order_by("index"))
+    main_asked = sum(1 for t in turns if t.kind in Turn.MAIN_QUESTION_KINDS)
+    follow_ups = 0
+    for t in reversed(turns):
+        if t.kind in Turn.MAIN_QUESTION_KINDS:
+            break
+        if t.kind == Turn.Kind.FOLLOW_UP:
+            follow_ups += 1
+    return InterviewContext(
+        job_role=interview.job_role,
+        company=interview.company,
+        job_description=interview.job_description,
+        resume=interview.resume,
+        style=interview.style,
+        difficulty=interview.difficulty,
+        length_mode=interview.length_mode,
+        question_count=interview.question_count,
+        duration_minutes=interview.duration_minutes,
+        elapsed_seconds=interview.elapsed_seconds,
+        transcript=[TurnView(t.speaker, t.kind, t.text) for t in turns],
+        topics_covered=list(interview.topics_covered),
+        main_questions_asked=main_asked,
+        follow_ups_on_current=follow_ups,
+        seed=interview.id.int % (2**31),
+    )
+
+
+def answered_questions(interview):
+    """Question, answer, scores and metrics for every answered question, in order."""
+    turns = list(interview.turns.select_related("feedback").order_by("index"))
+    by_index = {t.index: t for t in turns}
+    items = []
+    for t in turns:
+        if t.speaker != Turn.Speaker.CANDIDATE:
+            continue
+        question = by_index.get(t.index - 1)
+        feedback = getattr(t, "feedback", None)
+        items.append(
+            AnsweredQuestion(
+                question=question.text if question else "",
+                answer=t.text,
+                scores=feedback.scores if feedback else {},
+                metrics=feedback.metrics if feedback else {},
+            )
+        )
+    return items
