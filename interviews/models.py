@@ -51,6 +51,13 @@ class Interview(models.Model):
         COMPLETED = "completed", "Completed"
         ABANDONED = "abandoned", "Abandoned"
 
+    class Type(models.TextChoices):
+        MIXED = "mixed", "Mixed"
+        BEHAVIOURAL = "behavioural", "Behavioural"
+        TECHNICAL = "technical", "Technical"
+        SITUATIONAL = "situational", "Situational"
+        SCREEN = "screen", "Recruiter screen"
+
     class SummaryStatus(models.TextChoices):
         NONE = "none", "Not started"
         PENDING = "pending", "Queued"
@@ -70,6 +77,10 @@ class Interview(models.Model):
     question_count = models.PositiveSmallIntegerField(default=5)
     duration_minutes = models.PositiveSmallIntegerField(default=15)
     mode = models.CharField(max_length=20, choices=Mode.choices, default=Mode.PRACTICE)
+    interview_type = models.CharField(max_length=20, choices=Type.choices, default=Type.MIXED)
+    # What a "drill my weak spots" or "practise this question" interview targets:
+    # {"dimensions": [...], "terms": [...], "questions": [...]}; empty for a normal one.
+    focus = models.JSONField(default=dict, blank=True)
     # Voice: the interviewer's turns are spoken aloud at this speed.
     speak_questions = models.BooleanField(default=False)
     speech_speed = models.FloatField(default=1.0)
@@ -380,6 +391,13 @@ class Turn(models.Model):
         LIVE_VOICE = "live_voice", "Live voice"
         UPLOADED_AUDIO = "uploaded_audio", "Uploaded audio"
 
+    class EndedBy(models.TextChoices):
+        """What sent a spoken answer: the turn detector, the candidate, or the long wait."""
+
+        MODEL = "model", "Turn detector"
+        BUTTON = "button", "I'm done"
+        TIMEOUT = "timeout", "Long timeout"
+
     # The introduction carries the first main question.
     MAIN_QUESTION_KINDS = [Kind.INTRODUCTION, Kind.QUESTION]
 
@@ -400,6 +418,13 @@ class Turn(models.Model):
     # Candidate turns: how long the question was open before the answer came.
     response_seconds = models.FloatField(null=True, blank=True)
     speaking_seconds = models.FloatField(null=True, blank=True)
+    # Spoken answers: the pauses inside the answer, which never count against pace.
+    thinking_seconds = models.FloatField(null=True, blank=True)
+    ended_by = models.CharField(max_length=20, choices=EndedBy.choices, blank=True)
+    # A second try at a question: the first attempt's answer turn.
+    attempt_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="retries"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -433,6 +458,9 @@ class Feedback(models.Model):
     strengths = models.JSONField(default=list, blank=True)
     improvements = models.JSONField(default=list, blank=True)
     text = models.TextField(blank=True)
+    # "A stronger answer, from your own facts": the answer restructured, with
+    # visible placeholders where a part is missing.
+    rewrite = models.TextField(blank=True)
     source = models.CharField(max_length=120, blank=True)  # "local" or the model's name
     model_ms = models.PositiveIntegerField(null=True, blank=True)
     tokens_in = models.PositiveIntegerField(default=0)

@@ -1,5 +1,7 @@
 import pytest
-from django.core.checks import run_checks
+from django.core.checks import Error, run_checks
+
+from lib import checks
 
 
 def ids(settings):
@@ -27,3 +29,22 @@ def test_it_accepts_production_settings(settings):
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {}}}
     settings.DATABASES = {**settings.DATABASES, "default": {**settings.DATABASES["default"], "ENGINE": "django.db.backends.postgresql"}}
     assert ids(settings) == set()
+
+
+def test_several_web_processes_need_a_shared_channel_layer(settings):
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    settings.WEB_PROCESSES = 2
+    (problem,) = checks.web_processes(None)
+    assert isinstance(problem, Error) and problem.id == "interviewer.E003"
+    assert "REDIS_URL" in problem.hint
+
+    settings.WEB_PROCESSES = 1
+    assert checks.web_processes(None) == []
+    settings.WEB_PROCESSES = 0
+    assert [p.id for p in checks.web_processes(None)] == ["interviewer.E003"]
+
+
+def test_several_web_processes_on_redis_pass_the_check(settings):
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {}}}
+    settings.WEB_PROCESSES = 2
+    assert checks.web_processes(None) == []

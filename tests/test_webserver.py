@@ -1,8 +1,7 @@
 """Several web processes on one port: `manage.py runall` with WEB_PROCESSES.
 
-The check refuses more than one web process on the in-memory channel layer
-(events of an interview would stay in the process that made them). With Redis,
-runall binds the port once and every daphne accepts from that very socket.
+With Redis (the check that refuses several web processes without it is in
+test_checks.py), runall binds the port once and every daphne accepts from that very socket.
 """
 
 import os
@@ -13,29 +12,8 @@ import sys
 import urllib.request
 
 import pytest
-from django.core.checks import Error
 
-from lib import checks
 from tests.live_server import PROJECT_DIR, free_port, require_services, wait_for_http
-
-
-def test_several_web_processes_need_a_shared_channel_layer(settings):
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    settings.WEB_PROCESSES = 2
-    (problem,) = checks.web_processes(None)
-    assert isinstance(problem, Error) and problem.id == "interviewer.E003"
-    assert "REDIS_URL" in problem.hint
-
-    settings.WEB_PROCESSES = 1
-    assert checks.web_processes(None) == []
-    settings.WEB_PROCESSES = 0
-    assert [p.id for p in checks.web_processes(None)] == ["interviewer.E003"]
-
-
-def test_several_web_processes_on_redis_pass_the_check(settings):
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {}}}
-    settings.WEB_PROCESSES = 2
-    assert checks.web_processes(None) == []
 
 
 def _children(pid):
