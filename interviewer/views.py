@@ -18,7 +18,9 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from interviews.models import Interview, Turn
 from lib.ratelimit import client_address
+from speech.models import SpeechTask
 
 log = logging.getLogger(__name__)
 
@@ -188,9 +190,6 @@ def staff_dashboard(request):
     """Today's numbers for staff. Everyone else gets a 404: the page's existence is not advertised."""
     if not (request.user.is_authenticated and request.user.is_active and request.user.is_staff):
         raise Http404
-    from interviews.models import Interview, Turn
-    from speech.models import SpeechTask
-
     start = timezone.make_aware(datetime.combine(timezone.localdate(), dtime.min))
     end = start + timedelta(days=1)
     today = {"gte": start, "lt": end}

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from interviews.engine.base import phase_for
 from lib import metrics
+from speech.models import SpeechTask
 
 log = logging.getLogger(__name__)
 
@@ -332,8 +333,6 @@ class Interview(models.Model):
     @classmethod
     def media_paths(cls, interviews):
         """Every file and folder of these interviews, relative to MEDIA_ROOT."""
-        from speech.models import SpeechTask  # speech depends on interviews, not the reverse
-
         paths = {f"{folder}/{pk}" for pk in interviews.values_list("pk", flat=True) for folder in cls.MEDIA_FOLDERS}
         # Outside those folders: recordings saved through Turn.audio's
         # upload_to, and speech cached before the cache was kept per interview.

@@ -16,6 +16,8 @@ from interviews import report as reports
 from interviews import turns
 from interviews.forms import POPULAR_ROLES, NewInterviewForm
 from interviews.models import AnswerRejected, Interview, Turn
+from interviews.sockets import DELETED, close_sockets
+from speech.models import SpeechTask
 
 
 def _get_interview_for_user(request, interview_id):
@@ -122,8 +124,6 @@ async def submit_answer(request, interview_id):
 
 async def _voice_details(interview, data):
     """How a voice answer was given: source, speaking time and the recording, if any."""
-    from speech.models import SpeechTask
-
     source = data.get("source", Turn.Source.TYPED)
     if source not in Turn.Source.values:
         source = Turn.Source.TYPED
@@ -186,8 +186,6 @@ def end_interview(request, interview_id):
 @require_POST
 @login_required
 def delete_interview(request, interview_id):
-    from interviews.sockets import DELETED, close_sockets
-
     interview = _get_interview_for_user(request, interview_id)
     interview.delete_with_files()  # its own transaction: committed when it returns
     close_sockets(request.user.pk, DELETED, interview_id)

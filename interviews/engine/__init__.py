@@ -17,6 +17,7 @@ _engines_by_loop = weakref.WeakKeyDictionary()
 
 def get_engine(name=None):
     name = name or settings.INTERVIEW_LLM
+    # Imported where chosen: LangChain and its SDKs load only where a chat model is configured.
     if name == "local":
         from interviews.engine.local import LocalEngine
 

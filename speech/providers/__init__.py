@@ -3,6 +3,10 @@
     SPEECH_LIVE_STT   local | deepgram      live transcription of the microphone
     SPEECH_BATCH_STT  local | assemblyai    uploaded answer audio
     SPEECH_TTS        local | polly         the interviewer's voice
+
+Each provider is imported where it is chosen, not at the top: a vendor's SDK,
+or the local engines' models and onnxruntime, load only in the processes that
+use them.
 """
 
 from django.conf import settings

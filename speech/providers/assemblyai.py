@@ -101,7 +101,7 @@ class AssemblyAITranscriber:
             raise SpeechError(MSG_UNCONFIGURED, retryable=False)
         from assemblyai.types import TranscriptStatus
 
-        from speech.audio import decoded_seconds
+        from speech.audio import decoded_seconds  # av (FFmpeg) loads only where uploads are transcribed
 
         # What counts is how long it plays, not what its header says; the
         # vendor bills (and we wait) by that, so check it before sending.
