@@ -104,7 +104,7 @@ def recognise(audio, word_timestamps=True, vad_filter=False, wait=True):
 
 
 # Partials run Whisper's encoder on a window of at least this many seconds
-# instead of the usual 30 s: 2-4x cheaper for short utterances, and long
+# instead of the usual 30 s: much cheaper for short utterances, and long
 # enough that tiny.en does not start repeating itself (which it does with a
 # window of only a second or two). Finals always use the full 30 s window.
 PARTIAL_MIN_WINDOW_SECONDS = 10
