@@ -1,6 +1,7 @@
 """lib.caps: a provider's cap holds across processes, on the database and on Redis."""
 
 import asyncio
+import importlib
 import os
 import signal
 import subprocess
@@ -11,9 +12,13 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from django.apps import apps
 from django.conf import settings
+from django.contrib.auth.models import Permission
+from django.contrib.contenttypes.models import ContentType
 
 from lib.caps import Cap, CapFull, DatabaseBackend, RedisBackend, get_cap
+from lib.models import CapSlot
 from tests.fakes.concurrency import ConcurrencyRecorder
 from tests.redis_server import redis_for_tests
 
@@ -279,3 +284,15 @@ async def test_it_refuses_the_blocking_api_inside_the_event_loop():
         cap.try_acquire()
     with pytest.raises(RuntimeError, match=r"await cap.ain_use\(\)"):
         cap.in_use()
+
+
+def test_the_migration_forgets_the_content_type_capslot_had_under_speech(db):
+    migration = importlib.import_module("speech.migrations.0004_forget_capslot_content_type")
+    stale = ContentType.objects.create(app_label="speech", model="capslot")
+    Permission.objects.create(content_type=stale, codename="view_capslot", name="Can view cap slot")
+
+    migration.forget_stale_content_type(apps, None)
+
+    assert not ContentType.objects.filter(app_label="speech", model="capslot").exists()
+    assert not Permission.objects.filter(content_type_id=stale.pk).exists()
+    assert ContentType.objects.get_for_model(CapSlot).app_label == "lib"
