@@ -33,8 +33,8 @@ RUN apt-get update \
     && chown -R app:app /data
 
 WORKDIR /app
-COPY requirements.txt .
-RUN pip install -r requirements.txt
+COPY requirements.txt requirements-nodeps.txt ./
+RUN pip install -r requirements.txt && pip install --no-deps -r requirements-nodeps.txt
 COPY . .
 # Static files are collected (hashed and compressed by whitenoise) at build time.
 RUN python manage.py collectstatic --noinput -v 0

@@ -7,10 +7,11 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: run test lint-imports test-sqlite test-services bench migrate clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-nodeps.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q --no-deps -r requirements-nodeps.txt
 	touch $@
 
 # Development settings for the embedded setup; production sets its own (README, Deploying).
