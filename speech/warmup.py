@@ -48,6 +48,8 @@ def warm_up(process="web"):
                 loader()
         except Exception:
             log.exception("could not preload the local speech models; they load on first use")
+            return
+        log.info("speech models ready in the %s process: %s", process, ", ".join(loader.__name__ for loader in loaders))
 
     threading.Thread(target=load, name="speech-warmup", daemon=True).start()
 
