@@ -58,6 +58,8 @@ CAP_SETTINGS = {
     "local_stt_live": "CAP_LOCAL_STT_LIVE",
     "local_stt_batch": "CAP_LOCAL_STT_BATCH",
     "local_tts": "CAP_LOCAL_TTS",
+    "serper": "CAP_SERPER",  # web search for the report's resources
+    "llm": "CAP_LLM",  # the chat model: interviewer, coach and report calls
 }
 # Names safe to show the candidate.
 PROVIDER_LABELS = {
@@ -67,6 +69,8 @@ PROVIDER_LABELS = {
     "local_stt_live": "Live transcription",
     "local_stt_batch": "Transcription",
     "local_tts": "The interviewer's voice",
+    "serper": "Web search",
+    "llm": "The interviewer model",
 }
 REDIS_KEY_PREFIX = "interviewer:cap:"
 # A waiting acquirer retries after a random pause in [POLL_MIN, d], with d

@@ -15,6 +15,7 @@ labels stay in one place.
 import asyncio
 import logging
 
+from django.conf import settings
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
@@ -117,7 +118,9 @@ class CapsCollector:
             return
         in_use = GaugeMetricFamily("interviewer_cap_slots_in_use", "Provider slots in use, across every process.", labels=["cap"])
         limit = GaugeMetricFamily("interviewer_cap_slots_limit", "Provider slots allowed.", labels=["cap"])
-        for name in CAP_SETTINGS:
+        for name, setting in CAP_SETTINGS.items():
+            if getattr(settings, setting) < 1:
+                continue  # a cap that is switched off (CAP_LLM=0)
             try:
                 cap = get_cap(name)
                 in_use.add_metric([name], cap.in_use())

@@ -73,6 +73,21 @@ def owner_client(client, owner):
 
 
 @pytest.fixture(autouse=True)
+def fresh_breakers(settings):
+    """Breakers are per process: each test starts with every one closed, so
+    one test's failures cannot open another's. The model-call cap is off in
+    the test process (most engine tests have no database, which the cap's
+    slots need without Redis); tests/test_llm_caps.py turns it on, and the
+    app's own processes in end-to-end tests run with the default."""
+    from lib import resilience
+
+    settings.CAP_LLM = 0
+    resilience.reset_breakers()
+    yield
+    resilience.reset_breakers()
+
+
+@pytest.fixture(autouse=True)
 def fresh_provider_caps():
     """Cap slots live in Redis when REDIS_URL is set, beyond any test's
     transaction: clear them so one test's stream cannot hold another's slot.
