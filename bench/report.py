@@ -122,6 +122,8 @@ def write_markdown(results):
             _ms_row("piper synthesis", v.get("tts_worker_ms")),
             "",
         ]
+    if "voice_turns" in figures:
+        lines += _voice_turns_section(figures["voice_turns"])
     if "caps" in figures:
         c = figures["caps"]
         lines += [
@@ -137,3 +139,154 @@ def write_markdown(results):
     if results.get("notes"):
         lines += ["## Notes", ""] + results["notes"]
     return "\n".join(lines) + "\n"
+
+
+def _ms(stats, key):
+    return f"{stats[key]:.0f} ms" if stats and stats.get("n") else "–"
+
+
+def _voice_turns_section(v):
+    """Section 7: voice turn-taking (bench/voice_turns.py)."""
+    m = v.get("machine", {})
+    f = v.get("finished", {})
+    ended = ", ".join(f"{k} {n}" for k, n in f.get("ended_by", {}).items()) or "–"
+    lines = [
+        "## 7. Voice turn-taking, local engines",
+        "",
+        f"Run {v.get('date')} at commit {v.get('commit')} on {m.get('cpus')} CPUs ({m.get('cpu')}), {m.get('memory')}; "
+        f"{v.get('live_wall_s')} s of real-time audio and turns, {v.get('wall_s')} s in all; load average "
+        f"{v.get('load_average_before')} before, {v.get('load_average_after')} after. Stack: one daphne process, "
+        f"{v.get('stack', {}).get('database')}, {v.get('stack', {}).get('channel_layer')} channel layer, DEBUG={v.get('stack', {}).get('debug')}.",
+        "",
+        "Recorded answers (piper) are played into the microphone socket in real time, 100 ms frames then silent "
+        "frames, and nobody presses anything: the server decides the end of the turn (`turn`/`send`), and the bench "
+        "then does what the page does: POSTs the answer at once and fetches the first sentence of the next question's "
+        "audio the moment the room socket announces it. Built-in interviewer, local Whisper, piper on the `tts` cluster. "
+        "Times are from the end of the last word.",
+        "",
+        f"**Finished answers** ({f.get('n', 0)} after one warm-up; ended by {ended}; "
+        f"\"still listening\" shown first for {f.get('thinking_shown', 0)}; errors {f.get('errors', 0)}). "
+        "Target: first audio ≤ 1.5 s p50.",
+        "",
+        "| from the end of speech to | p50 | p95 | n |",
+        "|---|---|---|---|",
+    ]
+    steps = [
+        ("the last Whisper final (VAD pause + transcription)", "final_ms"),
+        ("`turn`/`send` (+ the end-of-turn decision)", "send_ms"),
+        ("the answer POST's response", "posted_ms"),
+        ("the next question's first sentence announced (+ interviewer)", "sentence_ms"),
+        ("**first byte of its audio** (+ piper)", "first_audio_ms"),
+    ]
+    for label, key in steps:
+        s = f.get(key, {})
+        lines.append(f"| {label} | {_ms(s, 'p50')} | {_ms(s, 'p95')} | {s.get('n', 0) if s else 0} |")
+    lines += [
+        "",
+        f"First sentences from the TTS cache: {f.get('cached_first_sentences', 0)}; for the others, waiting for a "
+        f"`tts` worker p50 {_ms(f.get('tts_queue_ms'), 'p50')} and piper p50 {_ms(f.get('tts_worker_ms'), 'p50')}.",
+        "",
+        "| answer | speech | ended by | final | send | first audio |",
+        "|---|---|---|---|---|---|",
+    ]
+
+    def sec(x):
+        return "–" if x is None else f"{x:.2f} s"
+
+    for r in v.get("finished_answers", []):
+        lines.append(
+            f"| {r['name']} | {r['speech_s']:.1f} s | {r['ended_by'] or r['error'][:40] or '–'} | {sec(r['final_s'])} | "
+            f"{sec(r['send_s'])} | {sec(r['first_audio_s'])} |"
+        )
+    lines += [
+        "",
+        "**Paused answers**: a 5, 10 or 20 s silence mid-sentence or after \"let me think\", then the rest of the answer. "
+        "Cut = sent before the second half was spoken, or sent without it. Target: 0 at every length.",
+        "",
+        "| pause | answers | cut | sent before the 2nd half | 2nd half missing | \"still listening\" in the pause | ended by |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for pause, p in v.get("paused", {}).items():
+        ended = ", ".join(f"{k} {n}" for k, n in p.get("ended_by", {}).items())
+        lines.append(
+            f"| {pause} s | {p['n']} | **{p['cut']}** | {p['sent_before_second_half']} | {p['second_half_missing']} | "
+            f"{p['thinking_shown']} | {ended} |"
+        )
+    lines += [
+        "",
+        "| answer | cut | \"still listening\" after the pause began | ended by | send after the last word | thinking seconds reported |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in v.get("paused_answers", []):
+        shown = "–" if r["thinking_shown_in_pause_s"] is None else f"{r['thinking_shown_in_pause_s']:.2f} s"
+        lines.append(
+            f"| {r['name']} | {'**yes**' if r['cut'] else 'no'} | {shown} | {r['ended_by'] or r['error'][:40] or '–'} | "
+            f"{sec(r['send_after_end_s'])} | {r['thinking_seconds'] if r['thinking_seconds'] is not None else '–'} |"
+        )
+    stored = v.get("answers_stored") or {}
+    if stored:
+        ended = ", ".join(f"{k} {n}" for k, n in stored.get("ended_by", {}).items())
+        lines += [
+            "",
+            f"Answers posted {v.get('answers_posted')}; stored by the app as spoken answers {stored.get('live_voice')} "
+            f"(ended by {ended}; with thinking time {stored.get('with_thinking_seconds')}). Errors {v.get('errors', 0)}"
+            + (f": {'; '.join(v.get('error_samples', []))}" if v.get("errors") else "") + ".",
+        ]
+    model = v.get("model") or {}
+    if model:
+        lines += [
+            "",
+            f"**The model alone** (`{model.get('detector', 'speech.turn_detector')}`, threshold {model.get('threshold')}): "
+            f"the last ≤ 8 s of each recording up to the end of a word plus {model.get('tail_s', 0.2)} s of silence.",
+            "",
+            "| case | correct | of |",
+            "|---|---|---|",
+        ]
+        for label, key in (("finished, at the end", "finished_at_end"), ("unfinished, at the pause", "unfinished_at_pause")):
+            c = model.get(key, {})
+            lines.append(f"| {label} | {c.get('correct', '–')} | {c.get('n', '–')} |")
+        cpu = model.get("cpu_ms", {})
+        lines += [
+            "",
+            f"Accuracy {model.get('accuracy', 0):.0%}. CPU per decision (time.process_time, {model.get('decisions', 0)} "
+            f"decisions): p50 {_ms(cpu, 'p50')}, p95 {_ms(cpu, 'p95')}, mean {_ms(cpu, 'mean')}.",
+        ]
+        if model.get("with_cues"):
+            w = model["with_cues"]
+            lines.append(
+                f"With the transcript's cues as the server combines them (speech.turn_policy on Whisper's text of the words "
+                f"so far): {w.get('correct')} of {w.get('n')} correct; finished at the end "
+                f"{w.get('finished_at_end', {}).get('correct')}/{w.get('finished_at_end', {}).get('n')}, unfinished at the pause "
+                f"{w.get('unfinished_at_pause', {}).get('correct')}/{w.get('unfinished_at_pause', {}).get('n')}."
+            )
+        lines += ["", "| recording | at | probability | cue | model | with cues | Whisper's last words |", "|---|---|---|---|---|---|---|"]
+        for c in model.get("cases", []):
+            ok = "✓" if c["model_finished"] == c["expected_finished"] else "✗"
+            ok_cues = "✓" if c["with_cues_finished"] == c["expected_finished"] else "✗"
+            lines.append(
+                f"| {c['name']} | {c['at']} | {c['probability']:.2f} | {c['cue'] or '–'} | {ok} | {ok_cues} | …{c['transcript'][-45:]} |"
+            )
+        if model.get("by_tail"):
+            lines += [
+                "",
+                "The model alone is very sensitive to how much of the pause it is given: the same recordings with more or "
+                "less silence after the last word (the server gives it 0.2 s after the VAD's end of speech).",
+                "",
+                "| silence after the words | finished at the end | unfinished at the pause |",
+                "|---|---|---|",
+            ]
+            for tail, t in model["by_tail"].items():
+                e, pz = t["finished_at_end"], t["unfinished_at_pause"]
+                lines.append(f"| {tail} s | {e[0]} of {e[1]} | {pz[0]} of {pz[1]} |")
+        whisper = model.get("whisper_final_ms", {})
+        lines += [
+            "",
+            f"Alone on the same machine, Whisper's final of these answers' words (tiny.en, {whisper.get('n', 0)} calls on "
+            f"{min(model.get('whisper_audio_s') or [0]):.1f}–{max(model.get('whisper_audio_s') or [0]):.1f} s of speech) took "
+            f"p50 {_ms(whisper, 'p50')}, p95 {_ms(whisper, 'p95')}; one decision of the model p50 {_ms(model.get('wall_ms'), 'p50')} wall. "
+            f"Settings: {', '.join(f'{k}={val}' for k, val in (model.get('settings') or {}).items() if val is not None)}.",
+        ]
+    if v.get("notes"):
+        lines += [""] + v["notes"]
+    lines.append("")
+    return lines

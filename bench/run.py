@@ -7,7 +7,7 @@ and writes bench/RESULTS.md and bench/results.json.
 
     python -m bench.run                 # every figure
     python -m bench.run --quick         # small loads, for a smoke run
-    python -m bench.run --only turns    # some figures: turns, prototype, relay, voice, caps, streams, memory
+    python -m bench.run --only turns    # some figures: turns, prototype, relay, voice, voice_turns, caps, streams, memory
 """
 
 import argparse
@@ -286,6 +286,11 @@ def main():
 
             results["figures"]["voice_turn"] = voice_turn_figure(env, turns=5 if args.quick else 20)
             print(f"voice turn: {results['figures']['voice_turn'].get('first_audio_ms')}", flush=True)
+        if not only or "voice_turns" in only:
+            from bench.voice_turns import voice_turns_figure
+
+            vt = results["figures"]["voice_turns"] = voice_turns_figure(env, model_runs=2 if args.quick else 3)
+            print(f"voice turn-taking: first audio {vt['finished'].get('first_audio_ms')} cut {vt['paused']}", flush=True)
         if not only or "caps" in only:
             from bench.speech_bench import caps_figure
 

@@ -204,6 +204,8 @@ def staff_dashboard(request):
     completed = Interview.objects.filter(status=Interview.Status.COMPLETED, **between("completed_at"))
     model_turns = Turn.objects.filter(speaker=Turn.Speaker.INTERVIEWER, model_ms__isnull=False, **between("created_at"))
     turn_count = model_turns.count()
+    spoken = Turn.objects.filter(speaker=Turn.Speaker.CANDIDATE, source=Turn.Source.LIVE_VOICE, **between("created_at"))
+    sent_by = dict(spoken.values_list("ended_by").annotate(n=Count("id")).order_by())
     context = {
         "day": start,
         "started": started.count(),
@@ -216,6 +218,10 @@ def staff_dashboard(request):
         "turns_measured": turn_count,
         "p50_ms": _percentile(model_turns, "model_ms", 0.50, turn_count),
         "p95_ms": _percentile(model_turns, "model_ms", 0.95, turn_count),
+        # Spoken answers by what sent them (Turn.EndedBy); "" is any other way,
+        # e.g. after the stream was closed by the server.
+        "sent_by": [{"key": key, "label": label, "n": sent_by.get(key, 0)} for key, label in Turn.EndedBy.choices],
+        "sent_otherwise": sent_by.get("", 0),
         "speech": list(
             SpeechTask.objects.filter(**between("created_at")).values("kind", "status").annotate(n=Count("id")).order_by("kind", "status")
         ),

@@ -6,6 +6,15 @@ engine) and sends the page JSON events: ready, partial, final, speech_started,
 utterance_end, error, closed. Only the interview's owner may connect, and a
 stream holds one of the provider's capped slots while it is open.
 
+It also decides when the answer is over (issue 11's protocol, the `turn`
+event): it keeps the last 8 s of the stream's audio, whatever the provider,
+and at each pause the transcriber reports runs the end-of-turn model on it
+(speech.turn_detector, in a thread) and reads the transcript's last words
+(speech.turn_policy.cue); a TurnPolicy turns those into "send" after a short
+pause, or "thinking", then "asking", then "send". Speech cancels any wait;
+{"type": "hold"} from the page stops the sends. `closed` carries the answer's
+speaking and thinking seconds.
+
 No one can hoard those slots: a user has at most one stream (a new one takes
 over from the old), a stream closes after SPEECH_STREAM_IDLE_SECONDS without
 a frame and SPEECH_STREAM_MAX_SECONDS after it opened, and logout or deletion
@@ -29,8 +38,22 @@ from lib import metrics
 from lib.caps import CapFull, get_cap, user_stream_cap
 from lib.logging import bind
 from lib.ratelimit import ahit, client_ip
+from speech import turn_detector
 from speech.providers import get_live_transcriber
-from speech.providers.base import CLOSED, ERROR, FINAL, SpeechError
+from speech.providers.base import (
+    CLOSED,
+    ENDPOINT,
+    ERROR,
+    FINAL,
+    PARTIAL,
+    PAUSE,
+    SAMPLE_RATE,
+    SPEECH_STARTED,
+    UTTERANCE_END,
+    SpeechError,
+    SpeechEvent,
+)
+from speech.turn_policy import TurnPolicy, cue
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +68,9 @@ MAX_FRAME_BYTES = BYTES_PER_SECOND
 TAKEOVER_WAIT_SECONDS = 5
 # How long a stream ended by a time limit waits for its last words.
 FLUSH_SECONDS = 10
+# Deepgram's "speech started" comes from its VAD and may be a noise that never
+# becomes words: after this long without any, the cancelled decision stands.
+RESTART_GRACE_SECONDS = 3
 
 IDLE_MESSAGE = "The microphone was closed after {} without audio from it. Press 🎤 to start again, or type your answer."
 TOO_LONG_MESSAGE = "This answer reached the limit of {}, so the microphone stopped. Your words so far are kept."
@@ -79,6 +105,16 @@ class SpeechConsumer(AsyncWebsocketConsumer):
     bytes_received = 0
     started_at = last_frame_at = 0.0  # loop time
     counted = False  # in the live-streams gauge
+    provider = None
+    audio = None  # turn_detector.RecentAudio: what the end-of-turn model hears
+    policy = None  # TurnPolicy
+    turn_timer = None  # the task that ticks the policy at its deadline
+    judging = None  # (pause's stream time, task of the model's probability)
+    deciding = None  # the task deciding at the latest endpoint
+    timer_deadline = None
+    stopped = False
+    generation = 0  # bumped by speech: a decision started before it is dropped
+    spoke_at = 0.0  # stream seconds when speech last started
 
     async def connect(self):
         user = self.scope.get("user")
@@ -111,6 +147,15 @@ class SpeechConsumer(AsyncWebsocketConsumer):
             await self._release()
             await self.close(code=CLOSE_BUSY)
             return
+        self.audio = turn_detector.RecentAudio()
+        self.policy = TurnPolicy(
+            asyncio.get_running_loop().time,
+            finished_pause=settings.SPEECH_TURN_FINISHED_PAUSE_MS / 1000,
+            thinking=settings.SPEECH_TURN_THINKING_SECONDS,
+            ask=settings.SPEECH_TURN_ASK_SECONDS,
+            threshold=settings.SPEECH_TURN_THRESHOLD,
+            restart_grace=RESTART_GRACE_SECONDS if self.provider == "deepgram" else None,
+        )
         self.pump = asyncio.create_task(self._pump_events())
         self.started_at = self.last_frame_at = asyncio.get_running_loop().time()
         self.watchdog = asyncio.create_task(self._watch())
@@ -213,6 +258,7 @@ class SpeechConsumer(AsyncWebsocketConsumer):
             transcriber = get_live_transcriber(provider=provider)
             try:
                 await transcriber.start()
+                self.provider = provider
                 return transcriber
             except SpeechError as exc:
                 log.warning("live transcription with %s failed to start: %s", provider, exc)
@@ -228,6 +274,9 @@ class SpeechConsumer(AsyncWebsocketConsumer):
             await self._audio(bytes_data)
         elif text_data == '{"type":"finish"}' or text_data == '{"type": "finish"}':
             await self.transcriber.finish()
+        elif text_data == '{"type":"hold"}' or text_data == '{"type": "hold"}':
+            self.policy.hold()
+            self._schedule_turn()
         else:
             await self._send({"event": ERROR, "message": "Unsupported message."})
 
@@ -247,11 +296,15 @@ class SpeechConsumer(AsyncWebsocketConsumer):
         cut = len(data) - len(data) % 2
         self.odd_byte = data[cut:]
         if cut:
+            self.audio.append(data[:cut])
             await self.transcriber.send_audio(data[:cut])
 
     async def _pump_events(self):
         try:
             async for event in self.transcriber.events():
+                if event.type in (PAUSE, ENDPOINT):
+                    self._on_pause(event)
+                    continue
                 message = {"event": event.type}
                 if event.text:
                     message["text"] = event.text
@@ -259,7 +312,11 @@ class SpeechConsumer(AsyncWebsocketConsumer):
                     message["words"] = [[w.word, round(w.start, 2), round(w.end, 2)] for w in event.words]
                 if event.message:
                     message["message"] = event.message
+                if event.type == CLOSED:
+                    message.update(self._seconds())
                 await self._send(message)
+                # After the relay: the page has every final before a "send".
+                await self._on_speech(event)
                 if event.type == CLOSED:
                     break
         except Exception:
@@ -267,6 +324,83 @@ class SpeechConsumer(AsyncWebsocketConsumer):
             await self._send({"event": ERROR, "message": "Live transcription stopped unexpectedly. Your text so far is kept; type the rest or retry."})
         finally:
             await self._release()
+
+    # -- the end of the turn ---------------------------------------------
+
+    def _seconds(self):
+        speaking, thinking = self.policy.seconds()
+        return {"speaking_seconds": speaking, "thinking_seconds": thinking}
+
+    async def _on_speech(self, event):
+        if event.type in (SPEECH_STARTED, PARTIAL, FINAL):
+            self.generation += 1
+        if event.type == SPEECH_STARTED:
+            self.spoke_at = self.audio.seconds
+            await self._turn(self.policy.speech_started())
+        elif event.type == PARTIAL:
+            await self._turn(self.policy.heard())
+        elif event.type == FINAL:
+            await self._turn(self.policy.final(event.text, [(w.start, w.end) for w in event.words]))
+        elif event.type == UTTERANCE_END and self.policy.undecided:
+            # No endpoint came for the last words (Deepgram without a
+            # speech_final): the utterance end is one.
+            self._on_pause(SpeechEvent(ENDPOINT, at=self.policy.last_word_end))
+
+    def _on_pause(self, event):
+        """Start the model on the audio up to the pause (plus a little of
+        it) as soon as the pause is known; decide at the endpoint."""
+        if self.judging is None or self.judging[0] != event.at:
+            self.judging = (event.at, asyncio.create_task(self._judge(event.at)))
+        if event.type == ENDPOINT and self.spoke_at <= event.at and self.policy.wants_decision():
+            if self.deciding is not None:
+                self.deciding.cancel()
+            self.deciding = asyncio.create_task(self._decide(event.at, self.judging[1], self.generation))
+
+    async def _judge(self, at):
+        """The model's view of the audio up to `at` (stream seconds) and
+        TRAILING_SILENCE of the pause after it, waiting for that much of the
+        pause to arrive if the VAD cut came sooner."""
+        wanted = at + turn_detector.TRAILING_SILENCE
+        if wanted > self.audio.seconds:
+            await asyncio.sleep(wanted - self.audio.seconds)
+        return await self._probability(self.audio.until(wanted * SAMPLE_RATE))
+
+    async def _probability(self, pcm):
+        try:
+            return await asyncio.to_thread(turn_detector.probability, pcm)
+        except Exception:
+            log.exception("the end-of-turn model failed; deciding on the words alone")
+            return None
+
+    async def _decide(self, at, judged, generation):
+        probability = await judged
+        found = await asyncio.to_thread(cue, self.policy.text)
+        if generation != self.generation:
+            return  # speech came meanwhile; its own endpoint decides
+        ended_at = asyncio.get_running_loop().time() - max(0.0, self.audio.seconds - at)
+        await self._turn(self.policy.endpoint(ended_at, probability, found))
+
+    async def _turn(self, messages):
+        for message in messages or ():
+            await self._send(message)
+        self._schedule_turn()
+
+    def _schedule_turn(self):
+        """One timer, at the policy's deadline (kept when it has not moved)."""
+        deadline = None if self.stopped else self.policy.deadline
+        timer = self.turn_timer
+        if timer is not None and not timer.done() and self.timer_deadline == deadline:
+            return
+        if timer is not None and timer is not asyncio.current_task():
+            timer.cancel()
+        self.turn_timer, self.timer_deadline = None, deadline
+        if deadline is not None:
+            self.turn_timer = asyncio.create_task(self._tick_at(deadline))
+
+    async def _tick_at(self, deadline):
+        await asyncio.sleep(max(0.0, deadline - asyncio.get_running_loop().time()))
+        self.timer_deadline = None
+        await self._turn(self.policy.tick())
 
     async def disconnect(self, code):
         if self.counted:
@@ -282,11 +416,13 @@ class SpeechConsumer(AsyncWebsocketConsumer):
         # The slots first: nothing below may stand between a vanished browser
         # and its slots going back to the pool.
         await self._release()
+        self.stopped = True
         transcriber, self.transcriber = self.transcriber, None
         if transcriber is not None:
             with contextlib.suppress(Exception):
                 await transcriber.close()
-        for task in (self.pump, self.watchdog):
+        judging = self.judging[1] if self.judging else None
+        for task in (self.pump, self.watchdog, self.turn_timer, self.deciding, judging):
             if task is not None and task is not asyncio.current_task() and not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -2,7 +2,9 @@
 
 One warm-up for the speech app, run by each process that uses the models:
 - a web process (interviewer/asgi.py) transcribes the microphone: Whisper and
-  the VAD, when live transcription or its fallback is local;
+  the VAD, when live transcription or its fallback is local; and it decides
+  the end of every spoken answer, whatever the provider: smart-turn (loaded
+  and run once, as its first run is slower);
 - a worker of the `stt` cluster transcribes uploads: Whisper, when batch
   transcription is local;
 - a worker of the `tts` cluster speaks the interviewer's turns: the piper
@@ -18,6 +20,7 @@ import threading
 from django.conf import settings
 from django_q.conf import Conf
 
+from speech import turn_detector
 from speech.providers import local_models
 
 log = logging.getLogger(__name__)
@@ -28,8 +31,8 @@ def models_for(process):
     or the name of the django-q2 cluster a worker belongs to."""
     if process == "web":
         if "local" in (settings.SPEECH_LIVE_STT, settings.SPEECH_LIVE_FALLBACK):
-            return [local_models.get_whisper, local_models.get_vad_session]
-        return []
+            return [turn_detector.load, local_models.get_whisper, local_models.get_vad_session]
+        return [turn_detector.load]
     if process == "stt" and settings.SPEECH_BATCH_STT == "local":
         return [local_models.get_whisper]
     if process == "tts" and settings.SPEECH_TTS == "local":

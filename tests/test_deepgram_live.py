@@ -11,6 +11,7 @@ from speech.providers import deepgram as dg
 from speech.providers import get_live_transcriber
 from speech.providers.base import (
     CLOSED,
+    ENDPOINT,
     ERROR,
     FINAL,
     PARTIAL,
@@ -131,7 +132,9 @@ async def test_it_maps_partials_finals_and_utterance_end_with_word_timings(fake_
     events = await collect(t, until=UTTERANCE_END)
     await t.close()
 
-    assert [e.type for e in events] == [SPEECH_STARTED, PARTIAL, PARTIAL, FINAL, PARTIAL, FINAL, UTTERANCE_END]
+    # speech_final: every final before the pause is out (an ENDPOINT at its last word).
+    assert [e.type for e in events] == [SPEECH_STARTED, PARTIAL, PARTIAL, FINAL, PARTIAL, FINAL, ENDPOINT, UTTERANCE_END]
+    assert events[6].at == pytest.approx(2.5)
     assert [e.text for e in events if e.type == PARTIAL] == ["I led", "I led the", "It took"]
     first, second = [e for e in events if e.type == FINAL]
     assert first.text == "I led the migration."
@@ -320,7 +323,7 @@ async def test_it_transcribes_a_scripted_answer(fake_deepgram):
         await t.send_audio(FRAME)
     events = await collect(t, until=UTTERANCE_END)
     await t.finish()
-    assert [e.type for e in events] == [SPEECH_STARTED, PARTIAL, PARTIAL, PARTIAL, FINAL, UTTERANCE_END]
+    assert [e.type for e in events] == [SPEECH_STARTED, PARTIAL, PARTIAL, PARTIAL, FINAL, ENDPOINT, UTTERANCE_END]
     assert events[3].text == "I enjoy hard"
     assert events[4].text == "I enjoy hard problems."
     assert [w.word for w in events[4].words] == ["I", "enjoy", "hard", "problems."]

@@ -25,6 +25,10 @@ PARTIAL = "partial"  # text so far of the current utterance (replaces the previo
 FINAL = "final"  # settled text of a stretch of speech, with word timings
 SPEECH_STARTED = "speech_started"
 UTTERANCE_END = "utterance_end"  # the provider heard the end of an utterance (a pause)
+# For the end-of-turn decision (interviews.microphone; not relayed to the page).
+# `at` is where the speech ended, in seconds of the stream.
+PAUSE = "pause"  # the speaker paused; the finals for the speech before it may still come
+ENDPOINT = "endpoint"  # the speaker paused and every final for the speech before it is out
 ERROR = "error"
 CLOSED = "closed"
 
@@ -42,6 +46,7 @@ class SpeechEvent:
     text: str = ""
     words: list = field(default_factory=list)  # list[Word], for FINAL
     message: str = ""  # for ERROR: safe to show the candidate
+    at: float = 0.0  # for PAUSE and ENDPOINT: the end of the speech, stream seconds
 
 
 @dataclass

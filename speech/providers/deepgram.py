@@ -10,7 +10,8 @@ events, and maps Deepgram's messages to SpeechEvents:
                                           last final, so PARTIAL never repeats a
                                           FINAL: the page shows finals + partial)
     Results, is_final true   -> FINAL    that stretch's text and word timings;
-                                          speech_final marks the end of a stretch
+                                          speech_final marks the end of a stretch:
+                                          then ENDPOINT, at its last word's end
     SpeechStarted            -> SPEECH_STARTED
     UtteranceEnd             -> UTTERANCE_END
     Metadata                 -> (ignored)
@@ -36,6 +37,7 @@ from django.conf import settings
 from lib import resilience
 from speech.providers.base import (
     CLOSED,
+    ENDPOINT,
     ERROR,
     FINAL,
     PARTIAL,
@@ -135,6 +137,7 @@ class DeepgramLiveTranscriber:
         self._closed_emitted = False
         self._errored = False
         self._last_sent = 0.0
+        self._spoken_until = 0.0  # the end of the last final word, stream seconds
 
     # ----- the interface -----
 
@@ -322,6 +325,9 @@ class DeepgramLiveTranscriber:
         best = alternatives[0]
         text = (best.transcript or "").strip()
         if not text:
+            if message.is_final and message.speech_final and self._spoken_until:
+                # Endpointing on a stretch with no new words: the earlier ones are all out.
+                self._emit(SpeechEvent(ENDPOINT, at=self._spoken_until))
             return
         if not message.is_final:
             self._emit(SpeechEvent(PARTIAL, text=text))
@@ -330,3 +336,7 @@ class DeepgramLiveTranscriber:
             Word(word=w.punctuated_word or w.word, start=float(w.start), end=float(w.end)) for w in (best.words or [])
         ]
         self._emit(SpeechEvent(FINAL, text=text, words=words))
+        if words:
+            self._spoken_until = max(self._spoken_until, max(w.end for w in words))
+        if message.speech_final:
+            self._emit(SpeechEvent(ENDPOINT, at=self._spoken_until))

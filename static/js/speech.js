@@ -4,7 +4,6 @@
 (() => {
   const room = document.getElementById("room");
   if (!room) return;
-  const endSilence = parseFloat(room.dataset.endSilence || "2.5") * 1000;
   const csrf = JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"];
 
   // ----- the interviewer's voice -----
@@ -47,6 +46,8 @@
   ["click", "touchend", "keydown"].forEach((t) => document.addEventListener(t, unlock, { capture: true }));
   room.addEventListener("interviewer:speech", (e) => { queue.push(e.detail.url); playNext(); });
   room.addEventListener("interviewer:turn-started", () => { /* a new turn: keep queued sentences */ });
+  // Replay (replay.js) speaks an earlier turn: one voice at a time.
+  room.addEventListener("interviewer:replay", () => { queue.length = 0; player.pause(); playing = false; });
 
   function saveVoiceSettings() {
     const body = new FormData();
@@ -75,10 +76,10 @@
     4410: "This interview is gone, so the microphone stopped.",
   };
 
-  function unfinished(text) {
-    return /(\b(and|but|so|because|or|then|um+|uh+|like|the|a|an|to|of|with|which|that)|,)\s*$/i.test(text.trim());
-  }
-
+  // A spoken answer is sent when the server says the turn is over (the `turn`
+  // events of the microphone socket: it hears the audio and the words), when
+  // the candidate presses "I'm done" or Space, or with "Send answer" after
+  // editing. Until then the microphone stays on and new words join the answer.
   class VoiceAnswer {
     constructor(form) {
       this.form = form;
@@ -88,8 +89,10 @@
       this.startBtn = form.querySelector("[data-mic=start]");
       this.doneBtn = form.querySelector("[data-mic=done]");
       this.committed = this.textarea.value ? this.textarea.value.trim() + " " : "";
-      this.speaking = 0;
-      this.timer = null;
+      this.speaking = 0; // from the words' times, until the server's figure arrives
+      this.timing = null; // {speaking_seconds, thinking_seconds} from a `send` or `closed` event
+      this.held = false; // the candidate clicked into the text: no auto-send
+      this.sending = false;
       this.countdown = null;
     }
 
@@ -118,9 +121,11 @@
       this.socket.onclose = (e) => {
         this.ready = false;
         if (this.closedResolve) this.closedResolve();
-        else this.closedByServer(e.code);
+        else if (!this.sending) this.closedByServer(e.code);
         this.release();
       };
+      this.onFocus = () => this.hold();
+      this.textarea.addEventListener("focus", this.onFocus);
       this.startBtn.hidden = true;
       this.doneBtn.hidden = false;
       this.setState("Connecting…");
@@ -129,46 +134,79 @@
     handle(msg) {
       switch (msg.event) {
         case "ready": this.ready = true; this.setState("Listening — take your time."); break;
-        case "speech_started": this.cancelTimers(); this.setState("Listening…"); break;
-        case "partial": this.cancelTimers(); this.textarea.value = this.committed + msg.text; break;
-        case "final":
-          this.committed += msg.text.trim() + " ";
-          this.textarea.value = this.committed.trim();
-          if (msg.words && msg.words.length) this.speaking += msg.words[msg.words.length - 1][2] - msg.words[0][1];
-          this.armTimer();
+        case "speech_started": this.cancelCountdown(); if (!this.held) this.setState("Listening…"); break;
+        case "partial":
+          this.cancelCountdown();
+          if (!this.held) this.textarea.value = this.committed + msg.text; // never over the candidate's edits
           break;
-        case "utterance_end": this.armTimer(); break;
+        case "final": this.addFinal(msg); break;
+        case "turn": this.turn(msg); break;
         case "error": this.setState(msg.message); break;
-        case "closed": if (this.closedResolve) this.closedResolve(); break;
+        case "closed":
+          this.keepTiming(msg);
+          if (this.closedResolve) this.closedResolve();
+          break;
       }
     }
 
-    // The server ended the stream (idle, time limit, another tab, logout):
-    // keep what was heard in the answer box, unsent, for the candidate to
-    // finish by typing or with 🎤 again.
-    closedByServer(code) {
-      this.cancelTimers();
-      if (CLOSE_HINTS[code]) this.setState(CLOSE_HINTS[code]);
-      if (!this.committed.trim()) return;
+    addFinal(msg) {
+      // While the candidate edits, new words go after their text, not over it.
+      const before = this.held ? this.textarea.value.trim() : this.committed.trim();
+      this.committed = (before + " " + msg.text.trim()).trim() + " ";
       this.textarea.value = this.committed.trim();
-      this.form.querySelector("[name=source]").value = "live_voice";
-      if (this.speaking > 0) this.form.querySelector("[name=speaking_seconds]").value = this.speaking.toFixed(2);
+      if (msg.words && msg.words.length) this.speaking += msg.words[msg.words.length - 1][2] - msg.words[0][1];
     }
 
-    armTimer() {
-      this.cancelTimers();
-      if (!this.committed.trim()) return;
-      const wait = unfinished(this.committed) ? endSilence * 2 : endSilence;
-      this.timer = setTimeout(() => this.stop({ countdown: 3 }), wait);
+    // The server's end-of-turn decisions (see the protocol in interviews/microphone.py).
+    turn(msg) {
+      if (this.sending) return;
+      this.cancelCountdown();
+      if (msg.state === "listening") { if (!this.held) this.setState("Listening…"); }
+      else if (msg.state === "thinking") { if (!this.held) this.setState("Still listening — take your time."); }
+      else if (msg.state === "asking") { if (!this.held) this.ask(msg.send_in_ms); }
+      else if (msg.state === "send" && !this.held) { // a send that crossed our hold is ignored
+        this.keepTiming(msg);
+        this.submit(msg.ended_by);
+        this.finish();
+      }
     }
 
-    cancelTimers() {
-      clearTimeout(this.timer);
-      this.timer = null;
+    // Shown only: the server sends `send` when the countdown runs out.
+    ask(ms) {
+      let left = Math.max(1, Math.ceil((ms || 0) / 1000));
+      const show = () => this.setState(`Are you done? Sending in ${left}s — keep talking to go on.`);
+      show();
+      this.countdown = setInterval(() => {
+        left -= 1;
+        if (left <= 0) { this.cancelCountdown(); this.setState("Sending…"); } else show();
+      }, 1000);
     }
 
-    async stop({ countdown = 0 } = {}) {
-      this.cancelTimers();
+    cancelCountdown() {
+      clearInterval(this.countdown);
+      this.countdown = null;
+    }
+
+    keepTiming(msg) {
+      if (typeof msg.speaking_seconds === "number") this.timing = { speaking_seconds: msg.speaking_seconds, thinking_seconds: msg.thinking_seconds };
+    }
+
+    // Clicking into the text to edit stops the auto-send; the microphone stays on.
+    hold() {
+      if (this.held || this.sending || !this.socket || this.socket.readyState !== WebSocket.OPEN) return;
+      this.held = true;
+      this.cancelCountdown();
+      this.socket.send(JSON.stringify({ type: "hold" }));
+      this.setState("Edit your answer, then press Send (the microphone is still on).");
+    }
+
+    // "I'm done", Space, or "Send answer" while the microphone is on: the
+    // stream's last words and its timing arrive with `closed` (or not, after
+    // a short wait), then the answer goes.
+    async stop() {
+      if (this.sending) return;
+      this.sending = true;
+      this.cancelCountdown();
       if (this.socket && this.socket.readyState === WebSocket.OPEN) {
         const closed = new Promise((resolve) => { this.closedResolve = resolve; });
         this.socket.send(JSON.stringify({ type: "finish" }));
@@ -176,27 +214,50 @@
         this.socket.close();
       }
       this.release();
-      this.textarea.value = this.committed.trim() || this.textarea.value;
-      this.form.querySelector("[name=source]").value = "live_voice";
-      if (this.speaking > 0) this.form.querySelector("[name=speaking_seconds]").value = this.speaking.toFixed(2);
-      if (!this.textarea.value.trim()) { this.setState("Nothing was heard. Try again or type your answer."); return; }
-      this.sendAfter(countdown);
+      this.submit("button");
     }
 
-    sendAfter(seconds) {
-      if (seconds <= 0) { this.form.requestSubmit(); return; }
-      let left = seconds;
-      this.setState(`Sending in ${left}s — click the text to edit first.`);
-      const cancel = () => { clearInterval(this.countdown); this.setState("Edit your answer, then press Send."); };
-      this.textarea.addEventListener("focus", cancel, { once: true });
-      this.countdown = setInterval(() => {
-        left -= 1;
-        if (left <= 0) { clearInterval(this.countdown); this.textarea.removeEventListener("focus", cancel); this.form.requestSubmit(); }
-        else this.setState(`Sending in ${left}s — click the text to edit first.`);
-      }, 1000);
+    // Put the answer and how it was given in the form, and send it.
+    submit(endedBy) {
+      this.sending = true;
+      if (!this.held) this.textarea.value = this.committed.trim() || this.textarea.value;
+      this.fillVoiceFields(endedBy);
+      if (!this.textarea.value.trim()) { this.sending = false; this.setState("Nothing was heard. Try again or type your answer."); return; }
+      this.setState("Sending…");
+      this.form.requestSubmit();
+    }
+
+    fillVoiceFields(endedBy) {
+      const field = (name) => this.form.querySelector(`[name=${name}]`);
+      field("source").value = "live_voice";
+      field("ended_by").value = endedBy || "";
+      const speaking = this.timing ? this.timing.speaking_seconds : this.speaking;
+      if (speaking > 0) field("speaking_seconds").value = speaking.toFixed(2);
+      if (this.timing && typeof this.timing.thinking_seconds === "number") field("thinking_seconds").value = this.timing.thinking_seconds.toFixed(2);
+    }
+
+    // The answer is on its way: close the stream without waiting for it.
+    finish() {
+      if (this.socket && this.socket.readyState === WebSocket.OPEN) {
+        this.socket.send(JSON.stringify({ type: "finish" }));
+        this.socket.close();
+      }
+      this.release();
+    }
+
+    // The server ended the stream (idle, time limit, another tab, logout):
+    // keep what was heard in the answer box, unsent, for the candidate to
+    // finish by typing or with 🎤 again.
+    closedByServer(code) {
+      this.cancelCountdown();
+      if (CLOSE_HINTS[code]) this.setState(CLOSE_HINTS[code]);
+      if (!this.committed.trim()) return;
+      if (!this.held) this.textarea.value = this.committed.trim();
+      this.fillVoiceFields("");
     }
 
     release() {
+      if (this.onFocus) this.textarea.removeEventListener("focus", this.onFocus);
       if (this.stream) this.stream.getTracks().forEach((t) => t.stop());
       if (this.context && this.context.state !== "closed") this.context.close();
       this.stream = null;
@@ -218,13 +279,22 @@
       session = new VoiceAnswer(form);
       session.start();
     });
-    form.querySelector("[data-mic=done]").addEventListener("click", () => session && session.stop({ countdown: 0 }));
+    form.querySelector("[data-mic=done]").addEventListener("click", () => session && session.stop());
+    // "Send answer" (or Ctrl+Enter) while the microphone is on: the stream's
+    // last words and timing first. Captured on the area, so it runs before
+    // htmx's own submit handler on the form.
+    area.addEventListener("submit", (e) => {
+      if (e.target !== form || !session || session.form !== form || !session.stream || session.sending) return;
+      e.preventDefault();
+      e.stopImmediatePropagation();
+      session.stop();
+    }, true);
   }
 
   document.addEventListener("keydown", (e) => {
     if (e.code === "Space" && session && session.stream && !["TEXTAREA", "INPUT", "BUTTON"].includes(e.target.tagName)) {
       e.preventDefault();
-      session.stop({ countdown: 0 });
+      session.stop();
     }
   });
 

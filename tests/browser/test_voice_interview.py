@@ -1,15 +1,18 @@
 """A candidate's voice answers, end to end, in Chromium against the real app.
 
 This module runs its own copy of the app, with the speech worker clusters
-(`stt`, `tts`) and a short end-of-answer silence, and its own Chromium, whose
-fake microphone plays a WAV that piper made: the candidate "speaks" an answer,
-the page streams it to the live transcriber, submits it after the silence, and
-plays the interviewer's next question, sentence by sentence, from the `tts`
-workers. The local engines (Whisper tiny.en, piper) run offline.
+(`stt`, `tts`), and its own Chromium per recording, whose fake microphone
+plays a WAV that piper made: the candidate "speaks" an answer, the page
+streams it to the live transcriber, submits it when the server's turn
+detector says the answer is over (nobody presses anything), and plays the
+interviewer's next question, sentence by sentence, from the `tts` workers.
+The local engines (Whisper tiny.en, piper, smart-turn) run offline.
 """
 
 import os
 import re
+import time
+from urllib.parse import parse_qs
 
 import pytest
 from playwright.sync_api import expect
@@ -20,7 +23,8 @@ from tests.live_server import LiveServer
 
 pytestmark = pytest.mark.browser
 
-END_SILENCE_SECONDS = "1.5"  # the page submits a spoken answer after this much silence
+# An unfinished-sounding answer is not sent for this long (the default).
+THINKING_SECONDS = 25
 SPOKEN_ANSWER = (
     "I led the migration of our billing system to Kubernetes "
     "and cut deployment time from two hours to ten minutes."
@@ -31,8 +35,14 @@ UPLOADED_ANSWER = (
     "I wrote a runbook for our on call rotation and reduced the number of night pages by half."
 )
 UPLOADED_WORDS = ("runbook", "rotation", "reduced", "number", "night", "pages", "half")
+# A thinking pause mid-sentence: the two halves of one answer, 9 s apart.
+PAUSED_FIRST = "We moved our reporting to a new warehouse, and the hardest part was"
+PAUSED_SECOND = "getting finance to trust the new numbers, so we ran both systems in parallel for a month."
+PAUSE_SECONDS = 9.0
+FIRST_WORDS = ("reporting", "warehouse", "hardest")
+SECOND_WORDS = ("finance", "trust", "numbers", "parallel", "month")
 
-VOICE_TIMEOUT = 40_000  # ms: the spoken answer plays in real time, then the silence timer
+VOICE_TIMEOUT = 40_000  # ms: the spoken answer plays in real time, then the turn detector's wait
 TURN_TIMEOUT = 40_000  # ms for an interviewer turn (and its first sentence of audio)
 AUDIO_URL = re.compile(r"/speech/tasks/[0-9a-f-]{36}/audio$")
 
@@ -87,6 +97,21 @@ ANSWER_PROBE = """
 """
 
 
+# Every state line the microphone shows, with the page's clock, in order.
+STATE_PROBE = """
+(() => {
+  const states = (window.__micStates = []);
+  const watch = () => {
+    const el = document.querySelector(".mic-state");
+    const text = el ? el.textContent : "";
+    if (text && states[states.length - 1]?.text !== text) states.push({ text, at: performance.now() });
+    requestAnimationFrame(watch);
+  };
+  document.addEventListener("DOMContentLoaded", () => requestAnimationFrame(watch));
+})();
+"""
+
+
 # ----- fixtures: this module's app and browser -----
 
 
@@ -96,7 +121,7 @@ def app_server():
     package's app_server, so conftest's new_context and error checks use it)."""
     if not os.path.exists(CHROMIUM):
         _missing(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    server = LiveServer(env={"SPEECH_END_SILENCE_SECONDS": END_SILENCE_SECONDS}, clusters=LiveServer.ALL_CLUSTERS)
+    server = LiveServer(env={"SPEECH_TURN_THINKING_SECONDS": str(THINKING_SECONDS)}, clusters=LiveServer.ALL_CLUSTERS)
     server.start()
     assert server.env["HF_HUB_OFFLINE"] == "1", "the speech models must load offline"
     yield server
@@ -106,47 +131,74 @@ def app_server():
 @pytest.fixture(scope="module")
 def recordings(tmp_path_factory):
     """Piper's voice as the candidate's: the live answer (what the fake microphone
-    plays: 1 s of silence, the answer, then silence long enough for the page's
-    end-of-answer timer) and an uploaded one."""
+    plays: 1 s of silence, the answer, then silence long enough for the turn
+    detector), the paused answer (the same, with a 9 s pause mid-sentence) and
+    an uploaded one. "speech_ends": seconds from the start of each live file
+    to the end of its last word."""
     from speech.audio import pcm_to_wav
-    from tests.speech_samples import say, silence
+    from tests.speech_samples import BYTES_PER_SECOND, say, silence
 
     folder = tmp_path_factory.mktemp("voice")
     live = folder / "live-answer.wav"
-    live.write_bytes(pcm_to_wav(silence(1.0) + say(SPOKEN_ANSWER) + silence(8.0), 16_000))
+    live_pcm = silence(1.0) + say(SPOKEN_ANSWER)
+    live.write_bytes(pcm_to_wav(live_pcm + silence(8.0), 16_000))
+    paused = folder / "paused-answer.wav"
+    paused_pcm = silence(1.0) + say(PAUSED_FIRST) + silence(PAUSE_SECONDS) + say(PAUSED_SECOND)
+    paused.write_bytes(pcm_to_wav(paused_pcm + silence(12.0), 16_000))
     uploaded = folder / "uploaded-answer.wav"
     uploaded.write_bytes(pcm_to_wav(silence(0.5) + say(UPLOADED_ANSWER) + silence(0.5), 16_000))
-    return {"live": live, "uploaded": uploaded}
+    ends = {"live": len(live_pcm) / BYTES_PER_SECOND, "paused": len(paused_pcm) / BYTES_PER_SECOND}
+    return {"live": live, "paused": paused, "uploaded": uploaded, "speech_ends": ends}
 
 
-@pytest.fixture(scope="module")
-def voice_browser(browser, recordings):
-    """A second Chromium (same Playwright) whose microphone plays the live answer
-    once ("%noloop": silence after it) and which may play audio without a gesture."""
-    voiced = browser.browser_type.launch(
+def launch_with_microphone(browser, wav):
+    """Another Chromium (same Playwright) whose microphone plays `wav` once
+    ("%noloop": silence after it) and which may play audio without a gesture."""
+    return browser.browser_type.launch(
         executable_path=CHROMIUM,
         headless=True,
         args=[
             *CHROMIUM_ARGS,
             "--use-fake-ui-for-media-stream",
             "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-audio-capture={recordings['live']}%noloop",
+            f"--use-file-for-fake-audio-capture={wav}%noloop",
             "--autoplay-policy=no-user-gesture-required",
         ],
     )
+
+
+def open_page(voiced, app_server):
+    context = voiced.new_context(base_url=app_server.url, permissions=["microphone"])
+    context.set_default_timeout(15_000)
+    context.add_init_script(MEDIA_PROBE)
+    context.add_init_script(ANSWER_PROBE)
+    context.add_init_script(STATE_PROBE)
+    return context, context.new_page()
+
+
+@pytest.fixture(scope="module")
+def voice_browser(browser, recordings):
+    voiced = launch_with_microphone(browser, recordings["live"])
     yield voiced
     voiced.close()
 
 
 @pytest.fixture
 def voice_page(voice_browser, app_server):
-    context = voice_browser.new_context(base_url=app_server.url, permissions=["microphone"])
-    context.set_default_timeout(15_000)
-    context.add_init_script(MEDIA_PROBE)
-    context.add_init_script(ANSWER_PROBE)
-    page = context.new_page()
+    context, page = open_page(voice_browser, app_server)
     yield page
     context.close()
+
+
+@pytest.fixture
+def fresh_voice_page(browser, recordings, app_server, request):
+    """A page in a Chromium of its own, whose microphone plays the recording
+    named by the test's parametrisation ("live" or "paused") from its start."""
+    voiced = launch_with_microphone(browser, recordings[request.param])
+    context, page = open_page(voiced, app_server)
+    yield page
+    context.close()
+    voiced.close()
 
 
 # ----- helpers -----
@@ -183,6 +235,19 @@ def warm_up_live_transcriber(page):
         })"""
     )
     assert event == "ready", f"the live transcriber did not start: {event}"
+
+
+def record_answer_posts(page):
+    """Every answer the page POSTs, as (monotonic time, form fields), as it is sent."""
+    posts = []
+
+    def on_request(request):
+        if request.method == "POST" and re.search(r"/interviews/[0-9a-f-]{36}/answer/$", request.url):
+            fields = {k: v[0] for k, v in parse_qs(request.post_data or "", keep_blank_values=True).items()}
+            posts.append((time.monotonic(), fields))
+
+    page.on("request", on_request)
+    return posts
 
 
 def words_heard(text, words):
@@ -235,6 +300,7 @@ def test_it_answers_a_question_by_voice_and_speaks_the_next_question(voice_page,
             audio_responses.append((task_audio(response.url), response.status, response.headers.get("content-type", "")))
 
     page.on("response", on_response)
+    posts = record_answer_posts(page)
 
     sign_up(page, app_server)
     start_interview(page, questions=3)
@@ -259,12 +325,15 @@ def test_it_answers_a_question_by_voice_and_speaks_the_next_question(voice_page,
     page.wait_for_function("() => window.__liveText.length > 0", timeout=VOICE_TIMEOUT, polling=100)
     expect(page.locator(f"#turn-{question + 1}")).to_have_count(0)
 
-    # …then the silence after the answer stops the microphone and sends it after a countdown.
-    expect(state).to_contain_text("Sending in", timeout=VOICE_TIMEOUT)
-    expect(done).to_have_attribute("hidden", "")
-    expect(page.locator("#answer")).not_to_have_value("")
+    # …then, the answer sounding finished, the turn detector sends it: no
+    # countdown, nobody presses anything.
     answer = page.locator(f"#turn-{question + 1}")
     expect(answer).to_have_class(re.compile(r"\bcandidate\b"), timeout=VOICE_TIMEOUT)
+    expect(done).to_have_attribute("hidden", "")
+    assert len(posts) == 1 and posts[0][1]["ended_by"] == "model", posts
+    assert posts[0][1]["source"] == "live_voice" and float(posts[0][1]["speaking_seconds"]) > 1, posts
+    states = [s["text"] for s in page.evaluate("() => window.__micStates")]
+    assert not [s for s in states if "Are you done" in s], f"a finished answer was asked about: {states}"
     expect(answer.locator(".who")).to_have_text("You · live voice")
     spoken = answer.inner_text()
     heard = words_heard(spoken, ANSWER_WORDS)
@@ -345,3 +414,57 @@ def test_it_transcribes_an_uploaded_recording_into_the_answer_box(voice_page, re
     expect(answer.locator(".who")).to_have_text("You · uploaded audio")
     expect(answer).to_contain_text(transcript[:40])
     expect(page.locator(f"#turn-{question + 2}")).to_be_visible(timeout=TURN_TIMEOUT)
+
+
+def answer_by_voice_unaided(page, app_server):
+    """Sign up, start an interview, turn the microphone on and touch nothing
+    more. Returns (question index, when the microphone started, the POSTs)."""
+    posts = record_answer_posts(page)
+    sign_up(page, app_server)
+    start_interview(page, questions=3)
+    question = last_turn_index(page)
+    warm_up_live_transcriber(page)
+    # The fake microphone starts its file when the page opens it, just after
+    # the click: timed from the click, a wait is over-estimated, never under.
+    started = time.monotonic()
+    page.locator("#answer-form [data-mic=start]").click()
+    expect(page.locator("#answer-form [data-mic=done]")).to_be_visible()
+    expect(page.locator("#answer-form .mic-state")).to_contain_text("Listening", timeout=VOICE_TIMEOUT)
+    return question, started, posts
+
+
+@pytest.mark.parametrize("fresh_voice_page", ["paused"], indirect=True)
+def test_a_long_pause_mid_sentence_does_not_cut_the_answer(fresh_voice_page, app_server):
+    page = fresh_voice_page
+    question, _, posts = answer_by_voice_unaided(page, app_server)
+    answer = page.locator(f"#turn-{question + 1}")
+    expect(answer).to_have_class(re.compile(r"\bcandidate\b"), timeout=60_000)
+    spoken = answer.inner_text()
+    seen = {"posts": posts, "states": page.evaluate("() => window.__micStates")}
+    assert len(words_heard(spoken, FIRST_WORDS)) >= 2, f"the first half is missing: {spoken!r} {seen}"
+    assert len(words_heard(spoken, SECOND_WORDS)) >= 3, f"the half after the pause is missing: {spoken!r} {seen}"
+    # One answer, sent by the turn detector; the next turn is the interviewer's.
+    expect(page.locator(f"#turn-{question + 2}")).to_have_class(re.compile(r"\binterviewer\b"), timeout=TURN_TIMEOUT)
+    assert len(posts) == 1, f"the answer was sent {len(posts)} times: {posts}"
+    fields = posts[0][1]
+    assert fields["ended_by"] == "model" and fields["source"] == "live_voice", fields
+    # The pause is thinking time, not speaking time.
+    assert float(fields["thinking_seconds"]) >= PAUSE_SECONDS - 1.5, fields
+    assert float(fields["speaking_seconds"]) < 15, fields
+    states = [s["text"] for s in page.evaluate("() => window.__micStates")]
+    assert "Still listening — take your time." in states, f"the pause was not shown as thinking: {states}"
+    assert page.locator(".bubble.candidate").count() == 1
+
+
+@pytest.mark.parametrize("fresh_voice_page", ["live"], indirect=True)
+def test_a_finished_answer_is_sent_after_a_short_wait_without_pressing_anything(fresh_voice_page, app_server, recordings):
+    page = fresh_voice_page
+    question, started, posts = answer_by_voice_unaided(page, app_server)
+    answer = page.locator(f"#turn-{question + 1}")
+    expect(answer).to_have_class(re.compile(r"\bcandidate\b"), timeout=VOICE_TIMEOUT)
+    assert len(posts) == 1 and posts[0][1]["ended_by"] == "model", posts
+    waited = posts[0][0] - started - recordings["speech_ends"]["live"]
+    print(f"end of speech to answer sent: at most {waited:.2f} s (timed from the click)")
+    # Not the unfinished-answer wait, let alone the countdown after it.
+    assert waited < THINKING_SECONDS, f"the finished answer waited {waited:.1f} s"
+    assert words_heard(answer.inner_text(), ANSWER_WORDS)
