@@ -305,6 +305,10 @@ INTERVIEW_LLM = envget("INTERVIEW_LLM", "local")
 INTERVIEW_LLM_BASE_URL = envget("INTERVIEW_LLM_BASE_URL")  # a proxy, or a fake in tests
 INTERVIEW_LLM_TIMEOUT = envfloat("INTERVIEW_LLM_TIMEOUT", 30)
 INTERVIEW_LLM_RETRIES = envint("INTERVIEW_LLM_RETRIES", 3)
+# Concurrent chat-model calls across every process and host (0: no cap), and
+# how long a call waits for a free one before the turn offers Retry.
+CAP_LLM = envint("CAP_LLM", 20)
+LLM_CAP_WAIT_SECONDS = envfloat("LLM_CAP_WAIT_SECONDS", 5)
 INTERVIEW_LLM_TEMPERATURE = envfloat("INTERVIEW_LLM_TEMPERATURE", 0.7)
 # Threads for blocking work (database calls, SDK internals) per web process.
 ASYNC_THREADS = envint("ASYNC_THREADS", 64)
@@ -355,6 +359,12 @@ POLLY_ENDPOINT_URL = envget("POLLY_ENDPOINT_URL")  # a fake (moto) in tests
 # Caps on concurrent calls to each provider, across every process and host.
 CAP_ASSEMBLYAI = envint("CAP_ASSEMBLYAI", 5)
 CAP_POLLY = envint("CAP_POLLY", 26)
+# Web search (Serper) for the report's learning resources; off without a key.
+SERPER_API_KEY = envget("SERPER_API_KEY")
+SERPER_BASE_URL = envget("SERPER_BASE_URL", "https://google.serper.dev")
+SERPER_TIMEOUT_SECONDS = envfloat("SERPER_TIMEOUT_SECONDS", 5)
+SERPER_CACHE_SECONDS = envint("SERPER_CACHE_SECONDS", 7 * 24 * 3600)
+CAP_SERPER = envint("CAP_SERPER", 5)
 CAP_DEEPGRAM = envint("CAP_DEEPGRAM", 10)
 # The local speech-to-text engine. CAP_LOCAL_STT, the one setting these
 # replace, is still read as the default of all three (deprecated).
@@ -374,9 +384,16 @@ AUDIO_UPLOAD_MAX_SECONDS = envint("AUDIO_UPLOAD_MAX_SECONDS", 600)
 # (lib.middleware.limit_request_body): the largest recording plus room
 # for the multipart envelope and the form's other fields.
 REQUEST_MAX_BYTES = envint("REQUEST_MAX_BYTES", AUDIO_UPLOAD_MAX_BYTES + 1024 * 1024)
-# Turn-taking: submit a spoken answer after this much silence following the
-# last final words (longer when the words sound unfinished).
-SPEECH_END_SILENCE_SECONDS = envfloat("SPEECH_END_SILENCE_SECONDS", 2.5)
+# The server's end-of-turn decision (interviews.microphone, speech.turn_policy):
+# at each pause, smart-turn's probability that the answer is finished and the
+# transcript's last words. Finished: sent this long after the end of speech.
+SPEECH_TURN_FINISHED_PAUSE_MS = envint("SPEECH_TURN_FINISHED_PAUSE_MS", 800)
+# Unfinished ("…and", "let me think", the model unsure): keep listening this
+# long, then ask "are you done?" with a countdown of SPEECH_TURN_ASK_SECONDS.
+SPEECH_TURN_THINKING_SECONDS = envfloat("SPEECH_TURN_THINKING_SECONDS", 25)
+SPEECH_TURN_ASK_SECONDS = envfloat("SPEECH_TURN_ASK_SECONDS", 5)
+# The model's probability at or above which an answer without cues is finished.
+SPEECH_TURN_THRESHOLD = envfloat("SPEECH_TURN_THRESHOLD", 0.5)
 # A live stream closes after this long without an audio frame (the page sends
 # frames all the time the microphone is on, silence included), and at the
 # latest this long after it opened, so no socket keeps a slot for ever.

@@ -17,7 +17,7 @@ class TurnInline(admin.TabularInline):
     extra = 0
     can_delete = False
     ordering = ["index"]
-    fields = ["index", "speaker", "kind", "text", "source", "model_ms", "first_token_ms", "tokens_in", "tokens_out", "response_seconds", "created_at"]
+    fields = ["index", "speaker", "kind", "text", "source", "model_ms", "first_token_ms", "tokens_in", "tokens_out", "response_seconds", "ended_by", "created_at"]
     readonly_fields = fields
     show_change_link = True
 
@@ -27,8 +27,8 @@ class TurnInline(admin.TabularInline):
 
 @admin.register(Interview)
 class InterviewAdmin(admin.ModelAdmin):
-    list_display = ["job_role", "company", "owner", "status", "style", "difficulty", "overall_score", "llm_calls", "llm_seconds", "created_at"]
-    list_filter = ["status", "style", "difficulty", "mode", "length_mode", "summary_status", "created_at", ("owner", admin.RelatedOnlyFieldListFilter)]
+    list_display = ["job_role", "company", "owner", "status", "interview_type", "style", "difficulty", "overall_score", "llm_calls", "llm_seconds", "created_at"]
+    list_filter = ["status", "interview_type", "style", "difficulty", "mode", "length_mode", "summary_status", "created_at", ("owner", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["job_role", "company", "owner__email"]
     date_hierarchy = "created_at"
     list_select_related = ["owner"]
@@ -81,7 +81,7 @@ class FeedbackInline(admin.StackedInline):
     model = Feedback
     extra = 0
     can_delete = False
-    readonly_fields = ["status", "scores", "metrics", "strengths", "improvements", "text", "source", "model_ms", "tokens_in", "tokens_out"]
+    readonly_fields = ["status", "scores", "metrics", "strengths", "improvements", "text", "rewrite", "source", "model_ms", "tokens_in", "tokens_out"]
     fields = readonly_fields
 
     def has_add_permission(self, request, obj=None):
@@ -96,7 +96,7 @@ class TurnAdmin(admin.ModelAdmin):
     list_filter = ["speaker", "kind", "source"]
     search_fields = ["interview__job_role", "interview__owner__email"]
     list_select_related = ["interview"]
-    readonly_fields = ["interview", "index", "speaker", "kind", "text", "source", "audio", "decision", "model_ms", "first_token_ms", "tokens_in", "tokens_out", "response_seconds", "speaking_seconds", "created_at"]
+    readonly_fields = ["interview", "index", "speaker", "kind", "text", "source", "audio", "decision", "model_ms", "first_token_ms", "tokens_in", "tokens_out", "response_seconds", "speaking_seconds", "thinking_seconds", "ended_by", "attempt_of", "created_at"]
     inlines = [FeedbackInline]
 
     def has_add_permission(self, request):

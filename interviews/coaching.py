@@ -58,6 +58,7 @@ def save(turn_id, metrics, result):
         strengths=result.strengths,
         improvements=result.improvements,
         text=result.text,
+        rewrite=result.rewrite,
         source=result.source,
         model_ms=usage.model_ms or None,
         tokens_in=usage.tokens_in,

@@ -5,7 +5,7 @@ from interviews.models import Turn
 
 
 def build_context(interview):
-    turns = list(interview.turns.order_by("index"))
+    turns = engine_view(list(interview.turns.order_by("index")))
     main_asked = sum(1 for t in turns if t.kind in Turn.MAIN_QUESTION_KINDS)
     follow_ups = 0
     for t in reversed(turns):
@@ -29,18 +29,35 @@ def build_context(interview):
         main_questions_asked=main_asked,
         follow_ups_on_current=follow_ups,
         seed=interview.id.int % (2**31),
+        interview_type=interview.interview_type,
+        focus=interview.focus if isinstance(interview.focus, dict) else {},
     )
 
 
-def answered_questions(interview):
-    """Question, answer, scores and metrics for every answered question, in order."""
-    turns = list(interview.turns.select_related("feedback").order_by("index"))
-    by_index = {t.index: t for t in turns}
-    items = []
+def engine_view(turns):
+    """The turns as the engines see them: a question tried again (Interview.try_again)
+    shows only its latest attempt, as if answered once, so question counts,
+    follow-ups and the policy's rules are those of an interview without it."""
+    kept = []
     for t in turns:
-        if t.speaker != Turn.Speaker.CANDIDATE:
+        if isinstance(t.decision, dict) and t.decision.get("action") == Turn.RETRY:
+            if kept and kept[-1].speaker == Turn.Speaker.CANDIDATE:
+                kept.pop()  # the attempt this one replaces
             continue
-        question = by_index.get(t.index - 1)
+        kept.append(t)
+    return kept
+
+
+def answered_questions(interview):
+    """Question, answer, scores and metrics for every answered question, in order.
+
+    A question answered more than once counts once, by its best attempt
+    (Turn.best_attempt): the report scores what the candidate can do."""
+    questions = {t.index: t for t in interview.turns.filter(speaker=Turn.Speaker.INTERVIEWER)}
+    items = []
+    for attempts in interview.attempt_groups():
+        t = Turn.best_attempt(attempts)
+        question = questions.get(attempts[0].index - 1)
         feedback = getattr(t, "feedback", None)
         items.append(
             AnsweredQuestion(

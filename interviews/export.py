@@ -20,6 +20,8 @@ def feedback_as_dict(feedback):
         "strengths": feedback.strengths,
         "improvements": feedback.improvements,
         "text": feedback.text,
+        # "A stronger answer, from your own facts": one line per part, placeholders in [square brackets].
+        "rewrite": feedback.rewrite,
         "source": feedback.source,
         "model_ms": feedback.model_ms,
         "tokens_in": feedback.tokens_in,
@@ -31,7 +33,10 @@ def feedback_as_dict(feedback):
 def turn_as_dict(turn):
     feedback = getattr(turn, "feedback", None)  # absent for questions and pending answers
     return {
+        "id": turn.pk,
         "index": turn.index,
+        # Another try at a question: the id of the first attempt's answer (maybe in another interview).
+        "attempt_of": turn.attempt_of_id,
         "speaker": turn.speaker,
         "kind": turn.kind,
         "text": turn.text,
@@ -41,6 +46,8 @@ def turn_as_dict(turn):
         "created_at": when(turn.created_at),
         "response_seconds": turn.response_seconds,
         "speaking_seconds": turn.speaking_seconds,
+        "thinking_seconds": turn.thinking_seconds,
+        "ended_by": turn.ended_by,
         "model_ms": turn.model_ms,
         "first_token_ms": turn.first_token_ms,
         "tokens_in": turn.tokens_in,
@@ -56,6 +63,7 @@ def interview_as_dict(interview):
         "company": interview.company,
         "job_description": interview.job_description,
         "resume": interview.resume,
+        "interview_type": interview.interview_type,
         "style": interview.style,
         "difficulty": interview.difficulty,
         "length_mode": interview.length_mode,

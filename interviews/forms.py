@@ -49,6 +49,7 @@ class NewInterviewForm(forms.ModelForm):
             "company",
             "job_description",
             "resume",
+            "interview_type",
             "style",
             "difficulty",
             "length_mode",
@@ -57,17 +58,20 @@ class NewInterviewForm(forms.ModelForm):
             "mode",
         ]
         widgets = {
+            "interview_type": forms.RadioSelect,
             "style": forms.RadioSelect,
             "difficulty": forms.RadioSelect,
             "length_mode": forms.RadioSelect,
             "mode": forms.RadioSelect,
         }
-        labels = {"job_role": "Job role", "mode": "Feedback"}
+        labels = {"job_role": "Job role", "mode": "Feedback", "interview_type": "Interview type"}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["job_role"].widget.attrs.update({"maxlength": 120, "list": "popular-roles", "autocomplete": "off"})
         self.fields["company"].widget.attrs.update({"maxlength": 120})
+        # Left out (an older client, a script), the type is the default mix.
+        self.fields["interview_type"].required = False
 
     def clean_job_role(self):
         role = " ".join(self.cleaned_data["job_role"].split())
@@ -85,6 +89,7 @@ class NewInterviewForm(forms.ModelForm):
         data = super().clean()
         if data.get("resume_from_file"):
             data["resume"] = data["resume_from_file"]
+        data["interview_type"] = data.get("interview_type") or Interview.Type.MIXED
         if data.get("length_mode") == Interview.LengthMode.MINUTES:
             if not data.get("duration_minutes"):
                 self.add_error("duration_minutes", "Choose a length between 5 and 45 minutes.")

@@ -5,6 +5,7 @@ request, and a restarted server resumes exactly where an interview was.
 """
 
 import logging
+import math
 import shutil
 import uuid
 from datetime import timedelta
@@ -16,6 +17,7 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from interviews.engine.analysis import question_core
 from interviews.engine.base import phase_for
 from lib import metrics
 from speech.models import SpeechTask
@@ -137,6 +139,11 @@ class Interview(models.Model):
         return self.length_mode == self.LengthMode.MINUTES
 
     @property
+    def is_drill(self):
+        """A "Drill my weak spots" interview (interviews.progress): its focus names weak dimensions."""
+        return isinstance(self.focus, dict) and bool(self.focus.get("dimensions"))
+
+    @property
     def duration_seconds(self):
         return self.duration_minutes * 60
 
@@ -247,12 +254,17 @@ class Interview(models.Model):
             metrics.interview_completed()
         return turn
 
-    def accept_answer(self, text, after_index, source="typed", speaking_seconds=None, audio_name=""):
+    def accept_answer(
+        self, text, after_index, source="typed", speaking_seconds=None, audio_name="", thinking_seconds=None, ended_by=""
+    ):
         """Save the candidate's answer to the question at `after_index`.
 
         Exactly one answer per question, however many tabs submit at once:
         the (interview, index) unique constraint decides the winner.
+        How a spoken answer was given (speaking and thinking time, what sent
+        it) comes from the page, so implausible values are dropped, not saved.
         """
+        voice = Turn.voice_details(source, speaking_seconds, thinking_seconds, ended_by)
         text = (text or "").strip()
         if not text:
             raise AnswerRejected("Please write an answer before sending.")
@@ -275,13 +287,117 @@ class Interview(models.Model):
                     text=text,
                     source=source,
                     response_seconds=response_seconds,
-                    speaking_seconds=speaking_seconds,
                     audio=audio_name,
+                    attempt_of_id=fresh.attempt_root(question),
+                    **voice,
                 )
                 Interview.objects.filter(pk=self.pk).update(elapsed_seconds=F("elapsed_seconds") + response_seconds)
         except IntegrityError:
             raise AnswerRejected("This question has already been answered.") from None
         return turn
+
+    # ----- trying a question again -----
+
+    # Attempts at one question within one interview: the first answer and two more tries.
+    MAX_ATTEMPTS = 3
+
+    def attempt_root(self, question):
+        """The first attempt that an answer to `question` tries again, or None.
+
+        A question re-asked by try_again names it in its decision; a main
+        question of a "practise this question" interview (or a drill) that
+        repeats a question from focus names it there, and it must be an answer
+        of this interview's owner: focus is data, so it is checked, not trusted.
+        """
+        decision = question.decision if isinstance(question.decision, dict) else {}
+        if decision.get("action") == Turn.RETRY:
+            return decision.get("attempt_of")
+        if question.kind not in Turn.MAIN_QUESTION_KINDS:
+            return None
+        asked = _plain(question.text)
+        for item in focus_questions(self.focus):
+            if _plain(item["text"]) in asked:
+                origin = Turn.objects.filter(
+                    pk=item["from_turn"], speaker=Turn.Speaker.CANDIDATE, interview__owner_id=self.owner_id
+                ).first()
+                if origin is not None:
+                    return origin.attempt_of_id or origin.pk
+        return None
+
+    def try_again(self, answer_id):
+        """Practice mode: ask the question that answer `answer_id` replied to once
+        more, so the next answer is another attempt at it (Turn.attempt_of).
+
+        The interviewer's next question usually exists already (it starts as
+        soon as an answer is in); while unanswered it is withdrawn, and after
+        the attempt the interview carries on from there. Returns the new
+        interviewer turn; raises AnswerRejected with a reason the page shows.
+        """
+        with transaction.atomic():
+            interview = Interview.objects.select_for_update().get(pk=self.pk)
+            if interview.mode != self.Mode.PRACTICE:
+                raise AnswerRejected("In realistic mode there is no feedback until the end: practise a question from the report.")
+            if interview.status != self.Status.ACTIVE:
+                raise AnswerRejected("This interview has ended: practise a question from the report.")
+            if interview.generating_until and interview.generating_until > timezone.now():
+                raise AnswerRejected("The interviewer is still speaking; try again once the question is written.")
+            answer = interview.turns.filter(pk=answer_id, speaker=Turn.Speaker.CANDIDATE).first()
+            later = list(interview.turns.filter(index__gt=answer.index)) if answer else []
+            withdrawn = later[0] if len(later) == 1 and later[0].is_question else None
+            if answer is None or len(later) > (1 if withdrawn else 0):
+                raise AnswerRejected("Only the latest answer can be tried again.")
+            root = answer.attempt_of_id or answer.pk
+            if interview.turns.filter(Q(pk=root) | Q(attempt_of_id=root)).count() >= self.MAX_ATTEMPTS:
+                raise AnswerRejected(f"You have answered this question {self.MAX_ATTEMPTS} times; the interview moves on.")
+            question = interview.turns.get(index=answer.index - 1)
+            if withdrawn is not None:
+                withdrawn.delete()
+            turn = Turn.objects.create(
+                interview=interview,
+                index=answer.index + 1,
+                speaker=Turn.Speaker.INTERVIEWER,
+                kind=Turn.Kind.FOLLOW_UP,
+                text=f"Let's try that one again. {question_core(question.text)}",
+                decision={
+                    "action": Turn.RETRY,
+                    "attempt_of": root,
+                    "justification": "The candidate asked to answer this question again.",
+                    "topics": [],
+                },
+            )
+            Interview.objects.filter(pk=self.pk).update(generating_until=None, generation_error="")
+        return turn
+
+    def practise_question(self, answer):
+        """A new practice interview of one question: the one `answer` (a turn of
+        this interview) replied to, whose answer will be an attempt linked to it."""
+        question = self.turns.filter(index=answer.index - 1).first()
+        text = question_core(question.text if question else "")[:FOCUS_QUESTION_MAX_CHARS]
+        return Interview.objects.create(
+            owner_id=self.owner_id,
+            job_role=self.job_role,
+            company=self.company,
+            job_description=self.job_description,
+            resume=self.resume,
+            style=self.style,
+            difficulty=self.difficulty,
+            interview_type=self.interview_type,
+            length_mode=self.LengthMode.QUESTIONS,
+            question_count=1,
+            mode=self.Mode.PRACTICE,
+            speak_questions=self.speak_questions,
+            speech_speed=self.speech_speed,
+            focus={"questions": [{"text": text, "from_turn": answer.attempt_of_id or answer.pk}]},
+        )
+
+    def attempt_groups(self):
+        """The candidate's answers grouped by question, in order: each group lists
+        the attempts at one question (a try again joins the answer it retries).
+        The answers come with their feedback."""
+        groups = {}
+        for answer in self.turns.filter(speaker=Turn.Speaker.CANDIDATE).select_related("feedback").order_by("index"):
+            groups.setdefault(answer.attempt_of_id or answer.pk, []).append(answer)
+        return list(groups.values())
 
     def end_early(self):
         """The candidate ends the interview: it completes and its report is built."""
@@ -370,8 +486,39 @@ class Interview(models.Model):
 
 
 ANSWER_MAX_CHARS = 10_000
+# A question practised again is stored in Interview.focus, at most this long.
+FOCUS_QUESTION_MAX_CHARS = 500
+
+
+def focus_questions(focus):
+    """The well-formed {"text", "from_turn"} items of a focus's "questions" (at most 10)."""
+    items = focus.get("questions") if isinstance(focus, dict) else None
+    if not isinstance(items, list):
+        return []
+    return [
+        item
+        for item in items[:10]
+        if isinstance(item, dict) and isinstance(item.get("text"), str) and item["text"].strip()
+        and isinstance(item.get("from_turn"), int) and not isinstance(item.get("from_turn"), bool)
+    ]
+
+
+def _plain(text):
+    """Text with its spacing and case evened out, for comparing questions."""
+    return " ".join((text or "")[:ANSWER_MAX_CHARS].split()).lower()
+
 # One question never takes more than this much of a time-based interview's clock.
 ANSWER_CLOCK_CAP_SECONDS = 600
+# No single answer speaks or thinks for longer than this; a bigger figure is not real.
+VOICE_SECONDS_MAX = 3600
+
+
+def _plausible_seconds(value):
+    """`value` if it is a finite number of seconds in 0..VOICE_SECONDS_MAX, else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) and 0 <= value <= VOICE_SECONDS_MAX else None
+
 
 class Turn(models.Model):
     class Speaker(models.TextChoices):
@@ -399,6 +546,8 @@ class Turn(models.Model):
 
     # The introduction carries the first main question.
     MAIN_QUESTION_KINDS = [Kind.INTRODUCTION, Kind.QUESTION]
+    # decision["action"] of a question asked again by Interview.try_again.
+    RETRY = "retry"
 
     id = models.BigAutoField(primary_key=True)
     interview = models.ForeignKey(Interview, on_delete=models.CASCADE, related_name="turns")
@@ -421,8 +570,10 @@ class Turn(models.Model):
     thinking_seconds = models.FloatField(null=True, blank=True)
     ended_by = models.CharField(max_length=20, choices=EndedBy.choices, blank=True)
     # A second try at a question: the first attempt's answer turn.
+    # SET_NULL: a later "practise this question" interview keeps its own
+    # answers when the original is deleted, whichever way (app, admin, account).
     attempt_of = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="retries"
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
     )
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -438,6 +589,49 @@ class Turn(models.Model):
     @property
     def is_question(self):
         return self.speaker == self.Speaker.INTERVIEWER and self.kind != self.Kind.CLOSING
+
+    @staticmethod
+    def best_attempt(attempts):
+        """The attempt with the highest average score (the later one on a tie;
+        an attempt without ready feedback counts lowest)."""
+
+        def average(turn):
+            feedback = getattr(turn, "feedback", None)
+            ready = feedback is not None and feedback.status == Feedback.Status.READY
+            return (ready and feedback.average_score()) or 0
+
+        return max(reversed(attempts), key=average)
+
+    def can_try_again(self):
+        """Whether the room offers "Try this question again" on this answer: practice
+        mode, the interview still on, the latest answer, attempts left. Interview.try_again decides."""
+        interview = self.interview
+        if interview.mode != Interview.Mode.PRACTICE or not interview.is_active or self.speaker != self.Speaker.CANDIDATE:
+            return False
+        last = interview.last_turn()
+        latest = last is not None and (last.pk == self.pk or (last.index == self.index + 1 and last.is_question))
+        if not latest:
+            return False
+        root = self.attempt_of_id or self.pk
+        known = interview._prefetched_turns()  # the room's fragments: no query per render
+        if known is not None:
+            attempts = sum(1 for t in known if root in (t.pk, t.attempt_of_id))
+        else:
+            attempts = interview.turns.filter(Q(pk=root) | Q(attempt_of_id=root)).count()
+        return attempts < Interview.MAX_ATTEMPTS
+
+    @classmethod
+    def voice_details(cls, source, speaking_seconds=None, thinking_seconds=None, ended_by=""):
+        """The timing fields of a candidate turn, as saved: typed answers have
+        none, only a live answer has something that ended it, and anything
+        implausible (negative, NaN, infinite, over an hour) is dropped."""
+        spoken = source in (cls.Source.LIVE_VOICE, cls.Source.UPLOADED_AUDIO)
+        speaking = _plausible_seconds(speaking_seconds) if spoken else None
+        return {
+            "speaking_seconds": speaking or None,  # no speech is no figure: pace needs a real one
+            "thinking_seconds": _plausible_seconds(thinking_seconds) if spoken else None,
+            "ended_by": ended_by if source == cls.Source.LIVE_VOICE and ended_by in cls.EndedBy.values else "",
+        }
 
 
 class Feedback(models.Model):

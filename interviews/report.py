@@ -21,6 +21,8 @@ from interviews.engine.base import DIMENSION_LABELS as LABELS
 from interviews.engine.base import DIMENSIONS, EngineError
 from interviews.engine.local import LocalEngine
 from interviews.engine.resources import RESOURCES, curated_resources
+from interviews.search import search_resources
+from interviews.engine.rewrite import parts as rewrite_parts
 from interviews.export import interview_as_dict
 from interviews.models import Interview, Turn
 
@@ -115,7 +117,7 @@ def build(interview_id):
                 source=narrative.source,
             )
             areas = [a.get("area", "") for a in narrative.focus_areas]
-            summary["resources"] = curated_resources(areas, interview.job_role)
+            summary["resources"] = search_resources(areas, interview.job_role) or curated_resources(areas, interview.job_role)
         else:
             summary.update(
                 patterns="The interview ended before any question was answered, so there is nothing to score yet.",
@@ -185,13 +187,65 @@ def chart_svg(per_answer):
     return mark_safe("".join(parts))
 
 
+def attempt_items(interview):
+    """One item per question: its best attempt ("answer", "feedback"), and, when it
+    was answered more than once, every attempt and the change per dimension
+    from the first attempt to the latest. A question practised from another
+    interview counts that interview's answer as its first attempt."""
+    questions = {t.index: t for t in interview.turns.filter(speaker=Turn.Speaker.INTERVIEWER)}
+    items = []
+    for attempts in interview.attempt_groups():
+        best, first = Turn.best_attempt(attempts), attempts[0]
+        earlier = None
+        if first.attempt_of_id:  # the first attempt is in another interview, of the same owner
+            earlier = (
+                Turn.objects.select_related("feedback", "interview")
+                .filter(pk=first.attempt_of_id, interview__owner_id=interview.owner_id)
+                .first()
+            )
+        tries = ([earlier] if earlier else []) + attempts
+        items.append(
+            {
+                "question": questions.get(first.index - 1),
+                "answer": best,
+                "feedback": getattr(best, "feedback", None),
+                "attempts": [
+                    {"number": n, "answer": t, "feedback": getattr(t, "feedback", None), "best": t.pk == best.pk, "earlier": t is earlier}
+                    for n, t in enumerate(tries, start=1)
+                ]
+                if len(tries) > 1
+                else [],
+                "changes": score_changes(tries[0], tries[-1]) if len(tries) > 1 else [],
+            }
+        )
+    return items
+
+
+def score_changes(before, after):
+    """Per dimension scored in both answers: the change, e.g. {"label": "Relevance", "delta": 1, "shown": "+1"}."""
+    changes = []
+    for d in DIMENSIONS:
+        old, new = _score(before, d), _score(after, d)
+        if old is None or new is None:
+            continue
+        delta = round(new - old, 1)
+        delta = int(delta) if delta == int(delta) else delta
+        shown = f"+{delta}" if delta > 0 else f"\u2212{-delta}" if delta < 0 else "\u00b10"
+        changes.append({"key": d, "label": LABELS[d], "delta": delta, "shown": shown})
+    return changes
+
+
+def _score(answer, dimension):
+    feedback = getattr(answer, "feedback", None)
+    value = (feedback.scores.get(dimension) or {}) if feedback and isinstance(feedback.scores, dict) else {}
+    score = value.get("score") if isinstance(value, dict) else None
+    return score if isinstance(score, (int, float)) and not isinstance(score, bool) else None
+
+
 def page_context(interview):
     summary = interview.summary or {}
-    answers = (
-        interview.turns.filter(speaker=Turn.Speaker.CANDIDATE).select_related("feedback").order_by("index")
-    )
-    questions = {t.index: t for t in interview.turns.filter(speaker=Turn.Speaker.INTERVIEWER)}
-    items = [{"question": questions.get(a.index - 1), "answer": a, "feedback": getattr(a, "feedback", None)} for a in answers]
+    items = attempt_items(interview)
+    thinking = [item["answer"].thinking_seconds for item in items if item["answer"].thinking_seconds is not None]
     dimensions = [
         {"key": d, "label": LABELS[d], "score": summary.get("dimensions", {}).get(d)} for d in DIMENSIONS
     ]
@@ -201,6 +255,8 @@ def page_context(interview):
         "items": items,
         "dimensions": dimensions,
         "chart": chart_svg(summary.get("per_answer", [])),
+        # Pauses inside spoken answers; None when no answer measured any.
+        "thinking_seconds": round(sum(thinking), 2) if thinking else None,
     }
 
 
@@ -247,11 +303,43 @@ def _resource_urls():
     return {r["url"] for r in RESOURCES if r["url"].startswith(("https://", "http://"))}
 
 
+_SEARCH_URL = re.compile(r"https://[^\s()<>\[\]`]{1,2000}")
+
+
 def _resource_line(resource, allowed_urls):
     title, why = md_line(resource.get("title", "")), md_line(resource.get("why", ""))
     url = resource.get("url")
-    link = f"[{title}]({url})" if isinstance(url, str) and url in allowed_urls else title
+    # Links only to the curated pages and to what web search found (https,
+    # stored by the report builder): never a URL the candidate or a model wrote.
+    trusted = isinstance(url, str) and (
+        url in allowed_urls or (resource.get("source") == "search" and _SEARCH_URL.fullmatch(url) is not None)
+    )
+    link = f"[{title}]({url})" if trusted else title
     return f"- {link}: {why}"
+
+
+def _md_rewrite_line(label, pieces):
+    body = ""
+    for text, gap in pieces:
+        # md_line trims its text; the spaces between the pieces stay.
+        core = f"*{md_line(text)}*" if gap else md_line(text)
+        body += (" " if text[:1].isspace() else "") + core + (" " if text[-1:].isspace() else "")
+    return f"{label}: {body}" if label else body
+
+
+def _md_attempts(item):
+    """Every attempt at a question answered more than once, and the change."""
+    if not item["attempts"]:
+        return []
+    lines = ["", f"**Attempts: {len(item['attempts'])}** (the best one is shown above)", ""]
+    for attempt in item["attempts"]:
+        tags = " (best)" if attempt["best"] else " (earlier interview)" if attempt["earlier"] else ""
+        average = attempt["feedback"].average_score() if attempt["feedback"] else None
+        scored = f", {average}/5" if average is not None else ""
+        lines += [f"Attempt {attempt['number']}{tags}{scored}:", "", "> " + md_text(attempt["answer"].text).replace("\n", "\n> "), ""]
+    if item["changes"]:
+        lines.append("Change, first to latest attempt: " + ", ".join(f"{c['shown']} {c['label']}" for c in item["changes"]))
+    return lines
 
 
 def as_markdown(interview):
@@ -259,6 +347,7 @@ def as_markdown(interview):
     company = f" at {md_line(interview.company)}" if interview.company else ""
     lines = [f"# Interview report: {md_line(interview.job_role)}{company}", ""]
     lines.append(f"Date: {timezone.localdate(interview.created_at).isoformat()}  ")
+    lines.append(f"Interview type: {interview.get_interview_type_display()}  ")
     if s.get("overall") is not None:
         lines.append(f"Overall score: **{s['overall']} / 100**")
     lines += ["", "## Scores", ""]
@@ -286,6 +375,8 @@ def as_markdown(interview):
     for item in page_context(interview)["items"]:
         q, a, f = item["question"], item["answer"], item["feedback"]
         lines += [f"### {md_line(q.text) if q else 'Question'}", "", "> " + md_text(a.text).replace("\n", "\n> "), ""]
+        if a.thinking_seconds:
+            lines += [f"Thinking time: {a.thinking_seconds:.0f} s (not counted against pace)", ""]
         if f:
             for d in DIMENSIONS:
                 sc = f.scores.get(d)
@@ -294,6 +385,11 @@ def as_markdown(interview):
                     lines.append(f"- {LABELS[d]}: {md_line(sc['score'])}/5{quote}")
             if f.text:
                 lines += ["", md_text(f.text)]
+            if f.rewrite:
+                # Escaped like the rest: a placeholder shows as "[…]", in italics.
+                lines += ["", "**A stronger answer, from your own facts**", ""]
+                lines += [f"- {_md_rewrite_line(label, pieces)}" for label, pieces in rewrite_parts(f.rewrite)]
+        lines += _md_attempts(item)
         lines.append("")
     if s.get("resources"):
         allowed_urls = _resource_urls()

@@ -114,7 +114,10 @@ def _claim_and_prepare(interview_id):
         return None
     if not interview.claim_generation():
         return None
-    voice = (interview.speech_speed,) if interview.speak_questions else None
+    # (speed, index of the turn to write): the engines' transcript may be
+    # shorter than the interview's turns (context.engine_view).
+    last = interview.last_turn()
+    voice = (interview.speech_speed, last.index + 1 if last else 0) if interview.speak_questions else None
     return build_context(interview), voice
 
 
@@ -157,7 +160,7 @@ async def run_interviewer_turn(interview_id, on_first_words=None):
     allowed = allowed_actions(ctx)
     decision, parts, usage = None, [], Usage()
     max_chars, written = settings.INTERVIEW_TURN_MAX_CHARS, 0
-    speaker = Speaker(interview_id, len(ctx.transcript), voice[0]) if voice else None
+    speaker = Speaker(interview_id, voice[1], voice[0]) if voice else None
     relay = TokenRelay(interview_id)
     renewed_at = time.monotonic()
     try:

@@ -2,18 +2,20 @@ import json
 import uuid
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from lib.ratelimit import ratelimit
+from interviews import progress
 from interviews import report as reports
 from interviews import turns
+from interviews.engine.analysis import speaking_and_thinking
 from interviews.forms import POPULAR_ROLES, NewInterviewForm
 from interviews.models import AnswerRejected, Interview, Turn
 from interviews.sockets import DELETED, close_sockets
@@ -47,9 +49,24 @@ def home(request):
 @login_required
 def dashboard(request):
     interviews = request.user.interviews.only(
-        "id", "job_role", "company", "status", "created_at", "overall_score", "summary_status", "length_mode"
+        "id", "owner_id", "job_role", "company", "status", "created_at", "overall_score", "summary_status", "length_mode", "focus",
+        "interview_type",
     )
-    return render(request, "interviews/dashboard.html", {"interviews": interviews})
+    history = progress.for_user(request.user)
+    context = {"interviews": interviews, "progress": history, "charts": progress.charts(history)}
+    return render(request, "interviews/dashboard.html", context)
+
+
+@require_POST
+@login_required
+@ratelimit("interviews")
+def start_drill(request):
+    """Start "Drill my weak spots": an interview aimed at the weaknesses of the candidate's reports."""
+    interview = progress.start_drill(request.user)
+    if interview is None:
+        messages.info(request, "Finish an interview first: a drill is built from your reports.")
+        return redirect("dashboard")
+    return redirect("interview_room", interview.id)
 
 
 @require_http_methods(["GET", "POST"])
@@ -74,6 +91,7 @@ def new_interview(request):
                 "difficulty": profile.preferred_difficulty if profile else Interview.Difficulty.MEDIUM,
                 "length_mode": Interview.LengthMode.QUESTIONS,
                 "mode": Interview.Mode.PRACTICE,
+                "interview_type": Interview.Type.MIXED,
             }
         )
     return render(request, "interviews/new.html", {"form": form, "popular_roles": POPULAR_ROLES})
@@ -90,7 +108,6 @@ def interview_room(request, interview_id):
         "interview": interview,
         "conversation": conversation,
         "speeds": [0.75, 1.0, 1.25, 1.5],
-        "end_silence_seconds": settings.SPEECH_END_SILENCE_SECONDS,
     }
     return render(request, "interviews/room.html", context)
 
@@ -123,15 +140,17 @@ async def submit_answer(request, interview_id):
 
 
 async def _voice_details(interview, data):
-    """How a voice answer was given: source, speaking time and the recording, if any."""
+    """How a voice answer was given: source, speaking and thinking time, what
+    sent it, and the recording, if any. The model drops implausible figures."""
     source = data.get("source", Turn.Source.TYPED)
     if source not in Turn.Source.values:
         source = Turn.Source.TYPED
-    try:
-        speaking_seconds = float(data.get("speaking_seconds") or "nan")
-    except ValueError:
-        speaking_seconds = float("nan")
-    details = {"source": source, "speaking_seconds": speaking_seconds if 0 < speaking_seconds <= 3600 else None}
+    details = {
+        "source": source,
+        "speaking_seconds": _posted_seconds(data.get("speaking_seconds")),
+        "thinking_seconds": _posted_seconds(data.get("thinking_seconds")),
+        "ended_by": data.get("ended_by", "")[:20],
+    }
     try:
         task_id = uuid.UUID(data.get("speech_task", ""))
     except ValueError:
@@ -140,9 +159,21 @@ async def _voice_details(interview, data):
         pk=task_id, interview=interview, kind=SpeechTask.Kind.STT_BATCH, status=SpeechTask.Status.COMPLETED
     ).afirst()
     if task is not None:
-        details.update(source=Turn.Source.UPLOADED_AUDIO, audio_name=task.result.get("path", ""))
-        details["speaking_seconds"] = details["speaking_seconds"] or task.result.get("speaking_seconds")
+        # A recording's own word times say how long it spoke and paused; the
+        # span from first word to last would count its pauses as speech.
+        speaking, thinking = speaking_and_thinking(task.result.get("words") or [])
+        details.update(source=Turn.Source.UPLOADED_AUDIO, audio_name=task.result.get("path", ""), ended_by="")
+        details["speaking_seconds"] = speaking or details["speaking_seconds"] or task.result.get("speaking_seconds")
+        details["thinking_seconds"] = thinking if speaking else None
     return details
+
+
+def _posted_seconds(value):
+    """A number of seconds posted by the page, or None; its range is the model's to check."""
+    try:
+        return float((value or "")[:32])
+    except ValueError:
+        return None
 
 
 def _answer_area(interview_id, error, text):
@@ -166,6 +197,47 @@ async def retry_turn(request, interview_id):
     turns.schedule(turns.run_interviewer_turn(interview.pk))
     fragments = await sync_to_async(_answer_area)(interview.pk, "", "")
     return HttpResponse(fragments) if request.htmx else redirect("interview_room", interview.pk)
+
+
+@require_POST
+@login_required
+@ratelimit("answers")
+async def try_again(request, interview_id, turn_id):
+    """Practice mode's "Try this question again" on the latest answer's feedback."""
+    interview = await _aget_interview_for_user(request, interview_id)
+    if not await Turn.objects.filter(pk=turn_id, interview=interview, speaker=Turn.Speaker.CANDIDATE).aexists():
+        raise Http404("No such answer.")
+    try:
+        turn = await sync_to_async(interview.try_again)(turn_id)
+    except AnswerRejected as exc:
+        if not request.htmx:
+            return HttpResponse(str(exc), status=409)
+        return HttpResponse(format_html('<p class="error-box" role="alert">{}</p>', str(exc)))
+    fragments = await sync_to_async(_fragments_after_answer)(interview.pk, turn.pk)
+    # Every tab, this one included, swaps the withdrawn question for this one.
+    await turns.publish_quietly(interview.pk, {"event": "turn.replaced", **fragments})
+    if interview.speak_questions:
+        speaker = turns.Speaker(interview.pk, turn.index, interview.speech_speed)
+        await speaker.feed(turn.text)
+        await speaker.flush()
+    if not request.htmx:
+        return redirect("interview_room", interview.pk)
+    return HttpResponse(status=204)
+
+
+@require_POST
+@login_required
+@ratelimit("interviews")
+def practise_question(request, interview_id, turn_id):
+    """From the report: a new practice interview of one question, its answer an
+    attempt linked to this one. Not while the interview runs: a realistic
+    interview gives no feedback until its end."""
+    interview = _get_interview_for_user(request, interview_id)
+    answer = get_object_or_404(Turn, pk=turn_id, interview=interview, speaker=Turn.Speaker.CANDIDATE)
+    if interview.is_active:
+        return HttpResponse("Finish the interview first: practise its questions from the report.", status=409)
+    practice = interview.practise_question(answer)
+    return redirect("interview_room", practice.id)
 
 
 @require_POST

@@ -63,3 +63,39 @@ def queue_sentence(interview_id, text, speed, turn_index, seq):
 
     async_task("speech.tasks.synthesize", str(task.id), cluster="tts", task_name=f"tts-{task.id}")
     return task
+
+
+def spoken_turns(interview_id):
+    """{turn index: [task id, …] in speaking order}: the sentences of each of
+    the interview's turns that were spoken and can be heard again (made, with
+    their file still in the cache, or still being made). What "Replay" plays.
+
+    A turn written again after a failure (Retry) spoke again from its first
+    sentence: only its last run counts.
+    """
+    tasks = (
+        SpeechTask.objects.filter(interview_id=interview_id, kind=SpeechTask.Kind.TTS)
+        .exclude(status=SpeechTask.Status.ERROR)
+        .order_by("created_at")
+        .values_list("id", "status", "result")
+    )
+    runs = {}
+    for task_id, status, result in tasks:
+        result = result or {}
+        index, seq = result.get("turn_index"), result.get("seq")
+        if index is None or seq is None:
+            continue
+        if seq == 0 or index not in runs:
+            runs[index] = []
+        runs[index].append((seq, task_id, status, result.get("path", "")))
+    spoken = {}
+    for index, run in runs.items():
+        # The cleanup prunes old files: a sentence whose file is gone cannot be replayed.
+        ids = [
+            task_id
+            for _, task_id, status, path in sorted(run, key=lambda item: item[0])
+            if status != SpeechTask.Status.COMPLETED or (path and (Path(settings.MEDIA_ROOT) / path).is_file())
+        ]
+        if ids:
+            spoken[index] = ids
+    return spoken

@@ -514,3 +514,119 @@ def test_it_has_enough_questions_for_every_role():
         assert levels == {"easy", "medium", "hard"}, key
         assert len(spec["questions"]) >= 8, key
     assert MAX_FOLLOW_UPS >= 1
+
+
+# ----- the acknowledgement that opens a turn (issue 12, section 5) -----
+
+import re  # noqa: E402
+from itertools import pairwise  # noqa: E402
+
+from interviews.engine.analysis import sentences_of  # noqa: E402
+from interviews.engine.local.interviewer import GESTURES, QUOTE_RE  # noqa: E402
+from interviews.engine.prompts import interviewer_messages  # noqa: E402
+
+STYLES = ("formal", "casual", "challenging", "technical")
+
+
+def quotes_the_candidate(text, ctx_turns):
+    """Whether `text` quotes words from a candidate turn among `ctx_turns`."""
+    said = [" ".join(t.text.lower().split()) for t in ctx_turns if t.speaker == "candidate"]
+    return any(" ".join(q.lower().split()) in a for q in QUOTE_RE.findall(text) for a in said)
+
+
+def acknowledgement(text):
+    """The sentences before the question: what the turn says besides asking."""
+    asking = re.compile(r"\s*(?:tell|walk|describe|talk|give|explain|share|take|imagine|suppose|pick|what|how|why|if)\b", re.I)
+    head = []
+    for s, e in sentences_of(text):
+        sentence = text[s:e]
+        if sentence.rstrip().endswith("?") or asking.match(sentence):
+            break
+        head.append(QUOTE_RE.sub('""', sentence))
+    return head
+
+
+def interviewer_turns_with_history(style, seed, answers=ROTATION):
+    ctx = make_ctx(style=style, seed=seed, question_count=6)
+    turns = simulate(ctx, answers=answers, max_turns=20)
+    out, history = [], []
+    for turn in ctx.transcript:
+        if turn.speaker == "interviewer":
+            out.append((turn.text, list(history)))
+        history.append(turn)
+    return [(decision, text, hist) for (_, decision, text), (_, hist) in zip(turns, out)]
+
+
+def test_it_does_not_quote_the_candidate_when_its_previous_turn_did():
+    ctx = make_ctx()
+    say(ctx, Decision(INTRODUCE, "", []), "Hello and welcome. Tell me about a time you improved a slow system.")
+    answer(ctx, SHORT)
+    phrase = key_phrase(SHORT)
+    say(ctx, Decision(FOLLOW_UP, "", []), f'You mentioned "{phrase}". Can you give me a concrete example?')
+    answer(ctx, GOOD)
+    for seed in range(8):
+        ctx.seed = seed
+        decision, text = LocalEngine().plan(ctx, {NEW_QUESTION})
+        assert decision.action == NEW_QUESTION
+        assert not quotes_the_candidate(text, ctx.transcript), text
+
+
+def test_it_still_quotes_the_candidate_when_its_previous_turn_did_not():
+    ctx = thread(QUESTION, GOOD)
+    decision, text = LocalEngine().plan(ctx, {NEW_QUESTION})
+    assert quotes_the_candidate(text, ctx.transcript), text
+
+
+@pytest.mark.parametrize("style", STYLES)
+@pytest.mark.parametrize("seed", range(4))
+def test_it_never_quotes_the_candidate_in_two_turns_in_a_row_when_it_acknowledges(style, seed):
+    acknowledged = 0
+    for (_, prev_text, _), (decision, text, history) in pairwise(interviewer_turns_with_history(style, seed)):
+        if decision.action not in (NEW_QUESTION, CLOSE):
+            continue
+        if quotes_the_candidate(prev_text, history):
+            assert not quotes_the_candidate(text, history), f"{prev_text!r} then {text!r}"
+            acknowledged += 1
+    assert acknowledged, "the simulation never acknowledged an answer right after a quoting turn"
+
+
+@pytest.mark.parametrize("style", STYLES)
+@pytest.mark.parametrize("seed", range(4))
+def test_it_does_not_open_an_acknowledgement_the_way_its_previous_turn_opened(style, seed):
+    for (_, prev_text, _), (decision, text, _) in pairwise(interviewer_turns_with_history(style, seed)):
+        if decision.action in (NEW_QUESTION, CLOSE):
+            assert text.lower().split()[:2] != prev_text.lower().split()[:2], f"{prev_text!r} then {text!r}"
+
+
+@pytest.mark.parametrize("style", STYLES)
+@pytest.mark.parametrize("seed", range(6))
+def test_it_thanks_and_moves_on_at_most_once_per_turn(style, seed):
+    for decision, text, _ in interviewer_turns_with_history(style, seed, answers=[GOOD, VAGUE, SHORT, GOOD]):
+        if decision.action == CLOSE:
+            closing = next(c.format(role="Senior Backend Developer") for c in bank.CLOSINGS[style]
+                           if text.endswith(c.format(role="Senior Backend Developer")))
+            ack = text[: -len(closing)]
+            for name, rx in GESTURES.items():
+                assert not (rx.search(ack) and rx.search(closing)), f"{name} twice: {text!r}"
+            assert not GESTURES["move_on"].search(ack), text
+        elif decision.action == NEW_QUESTION:
+            head = acknowledgement(text)
+            moving = [s for s in head if GESTURES["move_on"].search(s)]
+            assert len(moving) <= 1, f"moves on twice: {text!r}"
+
+
+def test_it_does_not_thank_before_closing_words_that_thank():
+    # The reported turn: "Thanks for that, including … Thank you, that brings us to the end".
+    for seed in range(12):
+        ctx = thread(QUESTION, GOOD, seed=seed)
+        decision, text = LocalEngine().plan(ctx, {CLOSE})
+        assert decision.action == CLOSE
+        first_thanks = [m.start() for m in GESTURES["thanks"].finditer(text)]
+        closing = next(c for c in bank.CLOSINGS["formal"] if text.endswith(c.format(role="Senior Backend Developer")))
+        assert all(at >= len(text) - len(closing.format(role="Senior Backend Developer")) for at in first_thanks), text
+
+
+def test_it_gives_the_model_the_same_acknowledgement_rules():
+    system = interviewer_messages(thread(QUESTION, GOOD), {NEW_QUESTION, CLOSE})[0][1]
+    assert "Quote the candidate's words at most once in a row" in system
+    assert "thank the candidate at most once" in system

@@ -161,6 +161,10 @@ CONCEPTS = (
     ("motivat", "excit", "passion", "enjoy", "interest", "love"),
     ("strength", "good at", "best at", "skill"),
     ("weakness", "improv", "struggl", "work on"),
+    # Screening questions are answered in other words: "salary expectations?" "Around 55k base."
+    ("salar", "pay", "compensat", "package", "earn", "remunerat", "base", "rang"),
+    ("expect", "look", "hope", "hoping", "aim", "target"),
+    ("notic", "start", "availab", "leav", "join"),
 )
 
 FILLER_WORDS = (
@@ -217,6 +221,32 @@ def _literal_first(cue):
 
 
 STAR_RES = {part: [re.compile(_literal_first(p)) for p in cues] for part, cues in STAR_CUES.items()}
+
+# A situational ("what would you do if…") answer is a plan, not a story: what
+# the candidate would do, in what order, why, and how they would know it worked.
+PLAN_CUES = {
+    "actions": (
+        r"\bi would\b", r"\bi'd\b", r"\bi will\b", r"\bi'll\b", r"\bmy first step\b", r"\bi'm going to\b",
+        r"\bi would want\b", r"\bmy plan\b",
+    ),
+    "order": (
+        r"\bfirst\b", r"\bfirstly\b", r"\bto start\b", r"\bthen\b", r"\bnext\b", r"\bafter that\b", r"\bsecond\b",
+        r"\bsecondly\b", r"\bfinally\b", r"\bonce\b", r"\bbefore\b", r"\bstep\b", r"\bimmediately\b", r"\bright away\b",
+    ),
+    "reasons": (
+        r"\bbecause\b", r"\bso that\b", r"\bin order to\b", r"\bthe reason\b", r"\bwhich means\b", r"\bthat way\b",
+        r"\botherwise\b", r"\bto make sure\b", r"\bto avoid\b", r"\bthe risk\b", r"\bsince\b", r"\bmy priority\b",
+        r"\bthe priority\b", r"\bmatters most\b", r"\bthe trade-off\b", r"\bdepends on\b",
+    ),
+    "follow_through": (
+        r"\bfollow up\b", r"\bfollow-up\b", r"\bcheck in\b", r"\bcheck back\b", r"\bcheck that\b", r"\bcheck whether\b",
+        r"\breview\b", r"\bmeasure\b", r"\bmonitor\b", r"\bconfirm\b", r"\bafterwards\b", r"\bdebrief\b",
+        r"\bif that didn't\b", r"\bif that doesn't\b", r"\bif it didn't\b", r"\bif it doesn't\b", r"\bif not\b",
+        r"\bescalate\b", r"\bto see if\b", r"\bto see whether\b", r"\bsuccess would\b", r"\bsuccess looks\b",
+        r"\bdocument\b", r"\blesson\b", r"\blessons\b",
+    ),
+}
+PLAN_RES = {part: [re.compile(_literal_first(p)) for p in cues] for part, cues in PLAN_CUES.items()}
 
 _NUMBER_WORDS = r"(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|hundred|a hundred|a thousand|a dozen|dozens of|hundreds of|thousands of)"
 _UNITS = (
@@ -489,11 +519,17 @@ def sentences_of(text):
     return spans
 
 
+# A sentence that asks something, after at most a short lead-in ("My next question: Describe…").
+QUESTION_START_RE = re.compile(
+    r"\s*(?:[^:.!?\n]{1,40}:\s*)?(?:tell|walk|describe|talk|give|explain|share|take|imagine|suppose|pick)\b", re.I
+)
+
+
 def question_core(question):
     """The part of an interviewer turn that asks something, without greetings or acknowledgements."""
     spans = sentences_of(question)
     picked = [question[s:e] for s, e in spans if question[s:e].rstrip().endswith("?")
-              or re.match(r"\s*(?:tell|walk|describe|talk|give|explain|share|take|imagine|suppose|pick)\b", question[s:e], re.I)]
+              or QUESTION_START_RE.match(question[s:e])]
     return " ".join(picked) if picked else (question or "")
 
 
@@ -613,6 +649,11 @@ def _star(text):
     return {part: any(rx.search(low) for rx in res) for part, res in STAR_RES.items()}
 
 
+def _plan(text):
+    low = _norm(text)
+    return {part: any(rx.search(low) for rx in res) for part, res in PLAN_RES.items()}
+
+
 def _figures_followed_by(text, after_re):
     for m in _FIGURE_RE.finditer(text):
         after = after_re.match(text, m.end())
@@ -658,6 +699,7 @@ def analyse(question, answer, job_description="", job_role="", speaking_seconds=
     fillers = filler_counts(answer)
     filler_total = sum(fillers.values())
     star = _star(answer)
+    plan = _plan(answer)
     numbers = find_numbers(answer)
     outcome_numbers = [x for x in numbers if OUTCOME_NUMBER_RE.search(x)]
     tokens = _tokens(answer)
@@ -678,6 +720,8 @@ def analyse(question, answer, job_description="", job_role="", speaking_seconds=
         "filler_rate": round(filler_total * 100 / n_words, 1) if n_words else 0.0,
         "star": star,
         "star_count": sum(star.values()),
+        "plan": plan,
+        "plan_count": sum(plan.values()),
         "numbers": numbers,
         "has_outcome": bool(star["result"] or outcome_numbers),
         "ownership": round(singular / (singular + plural), 2) if singular + plural else 0.0,
@@ -689,3 +733,32 @@ def analyse(question, answer, job_description="", job_role="", speaking_seconds=
         "vague_phrases": vague_phrases(answer),
         "too_short": n_words < 40,
     }
+
+
+# A silence this long between two words is a pause to think, not speech: the
+# same threshold the live turn detector uses for an answer's thinking time.
+THINKING_PAUSE_SECONDS = 1.0
+
+
+def speaking_and_thinking(words, pause=THINKING_PAUSE_SECONDS):
+    """(speaking, thinking) seconds of a recording from its word times
+    ([word, start, end] each): speech is the words and the short gaps between
+    them; every gap of `pause` or more is thinking time, so pace measures
+    only the talking. Rounded to 0.01 s; (0.0, 0.0) without usable times."""
+    speaking = thinking = 0.0
+    last_end = None
+    for item in words:
+        try:
+            start, end = float(item[1]), float(item[2])
+        except (TypeError, ValueError, IndexError):
+            continue
+        if not (0 <= start <= end) or (last_end is not None and start < last_end):
+            continue  # out of order or impossible: skip rather than guess
+        gap = 0.0 if last_end is None else start - last_end
+        if gap >= pause:
+            thinking += gap
+        else:
+            speaking += gap
+        speaking += end - start
+        last_end = end
+    return round(speaking, 2), round(thinking, 2)

@@ -44,6 +44,17 @@ def phase_for(fraction):
     return "closing"
 
 
+def score_of(scores, dim):
+    """One dimension's score from a Feedback.scores-shaped dict, or None."""
+    value = (scores or {}).get(dim)
+    if isinstance(value, dict):
+        value = value.get("score")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
 @dataclass(frozen=True)
 class TurnView:
     speaker: str  # "interviewer" or "candidate"
@@ -70,6 +81,10 @@ class InterviewContext:
     main_questions_asked: int = 0
     follow_ups_on_current: int = 0
     seed: int = 0  # stable per interview: the local engine's choices depend on it
+    interview_type: str = "mixed"  # mixed, behavioural, technical, situational, screen (Interview.Type)
+    # What a drill or "practise this question" interview targets (Interview.focus):
+    # {"dimensions": [...], "terms": [...], "questions": [{"text", "from_turn"}, ...]}; empty otherwise.
+    focus: dict = field(default_factory=dict)
 
     @property
     def time_based(self):
@@ -145,6 +160,8 @@ class CoachResult:
     text: str  # a short paragraph: impression, strengths, improvements, STAR remarks
     source: str = "local"
     usage: Usage = field(default_factory=Usage)
+    # "A stronger answer, from your own facts" (engine.rewrite): checked by rewrite.ground.
+    rewrite: str = ""
 
 
 @dataclass

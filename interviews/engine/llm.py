@@ -19,6 +19,7 @@ give up, base.EngineError carries a message safe to show the candidate, plus
 """
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
@@ -29,7 +30,8 @@ from django.conf import settings
 from pydantic import BaseModel, Field
 
 from lib import metrics, resilience
-from interviews.engine import policy, prompts
+from lib.caps import CapFull, get_cap
+from interviews.engine import policy, prompts, rewrite
 from interviews.engine.base import (
     ACTIONS,
     CLOSE,
@@ -62,6 +64,8 @@ MESSAGES = {
     "invalid": "The interviewer model rejected the request. Please retry, or tell the site administrator if it persists.",
     "config": "The interviewer model is not configured correctly. Please tell the site administrator.",
     "other": "The interviewer model failed unexpectedly. Please retry.",
+    "busy": "The interviewer model is handling as many interviews as it can right now. Please retry in a moment.",
+    "unavailable": "The interviewer model has been failing, so calls to it are paused for a few seconds. Please retry shortly.",
 }
 RETRYABLE = frozenset({"rate_limit", "server", "timeout", "connection", "bad_response"})
 
@@ -91,7 +95,18 @@ class CoachOutput(BaseModel):
     scores: CoachScores
     strengths: list[str] = Field(description="up to 3 short strengths")
     improvements: list[str] = Field(description="up to 3 short, actionable improvements")
-    text: str = Field(description="3-5 sentences to the candidate: impression, strengths, improvements, STAR remarks")
+    text: str = Field(
+        description="3-5 sentences to the candidate: impression, strengths, improvements, remarks on structure "
+        "as the question's kind needs it (STAR only for a story question)"
+    )
+    # In the same call as the scores: a second call would send the whole
+    # prompt (job, answer, metrics) again and make the feedback wait for both.
+    # Required, so the model always writes it; a reply without it is read
+    # leniently (see _structured) and the built-in rewrite stands in.
+    rewrite: str = Field(
+        description="the answer rewritten from the candidate's own facts only, one line per STAR part; "
+        "[a placeholder in square brackets] for anything they did not say",
+    )
 
 
 class FocusArea(BaseModel):
@@ -126,6 +141,10 @@ def _kind_of_one(exc):
     """What kind of failure one exception is, or None if it says nothing."""
     if isinstance(exc, EngineError):
         return getattr(exc, "kind", "other")
+    if isinstance(exc, CapFull):
+        return "busy"
+    if isinstance(exc, resilience.CircuitOpen):
+        return "unavailable"
     if isinstance(exc, BadOutput):
         return "bad_response"
     if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
@@ -498,6 +517,31 @@ class LLMEngine:
     def _retries(self):
         return max(0, int(settings.INTERVIEW_LLM_RETRIES))
 
+    @contextlib.asynccontextmanager
+    async def _guarded(self):
+        """One model call under the provider's breaker and the cross-process
+        cap on concurrent calls (CAP_LLM, 0 for none), as the speech providers
+        are. A full cap waits LLM_CAP_WAIT_SECONDS, then fails as "busy"; an
+        open breaker fails at once as "unavailable"; neither is retried."""
+        cb = resilience.breaker(self.provider)
+        cb.before_call()
+        try:
+            if settings.CAP_LLM > 0:
+                async with get_cap("llm").aslot(timeout=settings.LLM_CAP_WAIT_SECONDS):
+                    yield
+            else:
+                yield
+        except BaseException as exc:
+            kind, retryable = classify(exc) if isinstance(exc, Exception) else ("cancelled", False)
+            if kind in ("busy", "bad_response", "cancelled") or kind == "other":
+                cb.record_neutral()  # never reached the model, or says nothing about its health
+            elif retryable:
+                cb.record_failure()
+            else:
+                cb.record_success()  # the model answered, with a refusal
+            raise
+        cb.record_success()
+
     # ----- one interviewer turn -----
 
     async def stream_turn(self, ctx, allowed):
@@ -536,21 +580,36 @@ class LLMEngine:
             messages = prompts.interviewer_messages(ctx, attempt_allowed)
             produced = False  # did this attempt produce any text?
             try:
-                stream = model.astream(messages).__aiter__()
-                try:
-                    while True:
-                        t0 = time.monotonic()
-                        try:
-                            async with asyncio.timeout(self._timeout):
-                                chunk = await stream.__anext__()
-                        except StopAsyncIteration:
-                            break
-                        finally:
-                            usage.model_ms += _ms(time.monotonic() - t0)
-                        _add_tokens(usage, chunk)
-                        piece = _message_text(chunk)
-                        received += len(piece)
-                        for item in parser.feed(piece):
+                async with self._guarded():
+                    stream = model.astream(messages).__aiter__()
+                    try:
+                        while True:
+                            t0 = time.monotonic()
+                            try:
+                                async with asyncio.timeout(self._timeout):
+                                    chunk = await stream.__anext__()
+                            except StopAsyncIteration:
+                                break
+                            finally:
+                                usage.model_ms += _ms(time.monotonic() - t0)
+                            _add_tokens(usage, chunk)
+                            piece = _message_text(chunk)
+                            received += len(piece)
+                            for item in parser.feed(piece):
+                                if isinstance(item, Decision):
+                                    if decision is None:
+                                        decision = item
+                                        yield decision
+                                    continue
+                                if usage.first_token_ms is None:
+                                    usage.first_token_ms = _ms(time.monotonic() - started)
+                                produced = text_sent = True
+                                text_chars += len(item)
+                                yield item
+                            if text_chars >= max_text or received >= max_text + HEADER_MAX_CHARS:
+                                log.warning("%s: interviewer turn cut at %d characters", self.name, text_chars)
+                                break
+                        for item in parser.close():
                             if isinstance(item, Decision):
                                 if decision is None:
                                     decision = item
@@ -559,30 +618,16 @@ class LLMEngine:
                             if usage.first_token_ms is None:
                                 usage.first_token_ms = _ms(time.monotonic() - started)
                             produced = text_sent = True
-                            text_chars += len(item)
                             yield item
-                        if text_chars >= max_text or received >= max_text + HEADER_MAX_CHARS:
-                            log.warning("%s: interviewer turn cut at %d characters", self.name, text_chars)
-                            break
-                    for item in parser.close():
-                        if isinstance(item, Decision):
-                            if decision is None:
-                                decision = item
-                                yield decision
-                            continue
-                        if usage.first_token_ms is None:
-                            usage.first_token_ms = _ms(time.monotonic() - started)
-                        produced = text_sent = True
-                        yield item
-                finally:
-                    aclose = getattr(stream, "aclose", None)
-                    if aclose is not None:
-                        try:
-                            await aclose()
-                        except Exception:
-                            pass
-                if not produced:
-                    raise BadOutput("the model's reply had no text")
+                    finally:
+                        aclose = getattr(stream, "aclose", None)
+                        if aclose is not None:
+                            try:
+                                await aclose()
+                            except Exception:
+                                pass
+                    if not produced:
+                        raise BadOutput("the model's reply had no text")
             except Exception as exc:
                 usage.errors += 1
                 kind, retryable = classify(exc)
@@ -672,7 +717,8 @@ class LLMEngine:
             usage.calls += 1
             t0 = time.monotonic()
             try:
-                result = await once()
+                async with self._guarded():
+                    result = await once()
             except Exception as exc:
                 usage.model_ms += _ms(time.monotonic() - t0)
                 usage.errors += 1
@@ -717,8 +763,23 @@ class LLMEngine:
         """
         usage = Usage()
         messages = prompts.coach_messages(ctx, question, answer, metrics)
-        result = await self._structured(messages, CoachOutput, usage, lambda data: self._coach_result(data, answer))
+
+        def convert(data):
+            # Runs in a thread (see _structured), like the evidence check.
+            return self._with_rewrite(self._coach_result(data, answer), data, ctx, question, answer)
+
+        result = await self._structured(messages, CoachOutput, usage, convert)
         result.usage = usage
+        return result
+
+    def _with_rewrite(self, result, data, ctx, question, answer):
+        """The model's rewrite after the grounding check (rewrite.ground): every
+        number, name and claim not in the answer or the résumé is a placeholder
+        or gone. Without a usable one, the deterministic rewrite stands in."""
+        raw = data.get("rewrite")
+        result.rewrite = rewrite.ground(raw if isinstance(raw, str) else "", answer, ctx.resume)
+        if not result.rewrite:
+            result.rewrite = rewrite.ground(rewrite.build(question, answer, ctx.resume), answer, ctx.resume)
         return result
 
     def _coach_result(self, data, answer):

@@ -10,14 +10,21 @@ from typing import NamedTuple
 from interviews.engine.analysis import question_core
 
 
+# The kinds of role a generic question fits. A role has the kinds of its family
+# (ROLES[...]["kinds"]), plus people-management when its title says it leads people.
+ANY = ("any",)
+PROJECT_WORK = "project-work"  # knowledge work run as projects: scope, stakeholders, deliverables
+
+
 class Question(NamedTuple):
     text: str
     topic: str
     difficulty: str  # easy, medium, hard
+    fits: tuple = ANY  # kinds of role it fits; "any" fits every role
 
 
-def Q(text, topic, difficulty="medium"):
-    return Question(text, topic, difficulty)
+def Q(text, topic, difficulty="medium", fits=ANY):
+    return Question(text, topic, difficulty, tuple(fits))
 
 
 # Asked first, inside the introduction: background and motivation.
@@ -43,7 +50,7 @@ MOTIVATION = [
 BEHAVIOURAL = [
     Q("Tell me about a time you worked to a tight deadline. How did you decide what to cut or keep?", "deadlines", "medium"),
     Q("Describe a disagreement you had with a colleague. How did you handle it, and what happened?", "conflict", "medium"),
-    Q("Tell me about a project that failed or went badly. What was your part in it, and what did you learn?", "failure", "medium"),
+    Q("Tell me about a project that failed or went badly. What was your part in it, and what did you learn?", "failure", "medium", fits=(PROJECT_WORK, "finance")),
     Q("Give me an example of a time you led others without formal authority.", "leadership", "hard"),
     Q("Tell me about a time you had more work than you could handle. How did you prioritise?", "prioritisation", "easy"),
     Q("Describe a time you received difficult feedback. What did you do with it?", "feedback", "easy"),
@@ -51,24 +58,71 @@ BEHAVIOURAL = [
     Q("Describe a time you changed someone's mind. How did you persuade them?", "influence", "medium"),
     Q("Tell me about something you improved without being asked to.", "initiative", "easy"),
     Q("Tell me about a mistake you made at work. How did you find out, and what did you do next?", "mistakes", "medium"),
-    Q("Describe working with a difficult stakeholder or customer. What did you do to make it work?", "stakeholders", "medium"),
+    Q("Describe working with a difficult stakeholder or customer. What did you do to make it work?", "stakeholders", "medium", fits=(PROJECT_WORK, "customer-facing", "sales", "finance")),
     Q("Tell me about a time your priorities changed suddenly. How did you adapt?", "change", "easy"),
     Q("Tell me about the hardest problem you've solved at work. Why was it hard?", "problem solving", "hard"),
     Q("Give me an example of helping a struggling teammate. What did you do, and what changed?", "teamwork", "easy"),
     Q("Tell me about a time you pushed back on a manager or senior leader. What happened?", "courage", "hard"),
+    Q("Tell me about a time you went out of your way for someone who depended on you. What did you do?", "service", "easy"),
+    Q("Tell me about a time you had to stay calm under real pressure. What did you do to keep going?", "resilience", "medium"),
+    Q("Tell me about a time you managed someone who was underperforming. What did you do, and how did it end?", "performance management", "hard", fits=("people-management",)),
+    Q("Describe a time you had to deliver an unpopular decision to your team. How did you handle it?", "leading a team", "medium", fits=("people-management",)),
+    Q("Tell me about someone you hired or developed who grew a lot. What was your part in it?", "developing people", "medium", fits=("people-management",)),
 ]
 
 SITUATIONAL = [
-    Q("Imagine you join and find the main project is already two weeks behind. What do you do in your first week?", "delivery", "medium"),
-    Q("Suppose two senior stakeholders ask you for conflicting things on the same day. How do you handle it?", "stakeholders", "medium"),
+    Q("Imagine you join and find the main project is already two weeks behind. What do you do in your first week?", "delivery", "medium", fits=(PROJECT_WORK,)),
+    Q("Suppose two senior stakeholders ask you for conflicting things on the same day. How do you handle it?", "stakeholders", "medium", fits=(PROJECT_WORK, "finance")),
     Q("If a teammate kept missing commitments that affected your work, how would you approach it?", "teamwork", "easy"),
-    Q("Imagine you discover a serious error in work you delivered last month that nobody has noticed. What do you do?", "integrity", "medium"),
-    Q("Suppose you're given a goal with no clear way to measure success. How would you define it?", "ambiguity", "hard"),
-    Q("If you were asked to deliver twice the scope with the same team and deadline, what would you do?", "negotiation", "hard"),
-    Q("Imagine your manager is unavailable and a customer needs a decision today. How do you decide?", "judgement", "medium"),
+    Q("Imagine you discover a serious error in work you delivered last month that nobody has noticed. What do you do?", "integrity", "medium", fits=(PROJECT_WORK, "finance")),
+    Q("Suppose you're given a goal with no clear way to measure success. How would you define it?", "ambiguity", "hard", fits=(PROJECT_WORK,)),
+    Q("If you were asked to deliver twice the scope with the same team and deadline, what would you do?", "negotiation", "hard", fits=(PROJECT_WORK,)),
+    Q("Imagine your manager is unavailable and a customer needs a decision today. How do you decide?", "judgement", "medium", fits=("customer-facing", "sales")),
     Q("How would you approach your first 30 days in this role?", "onboarding", "easy"),
     Q("Suppose you strongly disagree with a decision that's already been made. What do you do?", "disagreement", "hard"),
-    Q("If you had to learn an unfamiliar tool in a week for a deliverable, how would you go about it?", "learning", "easy"),
+    Q("If you had to learn an unfamiliar tool in a week for a deliverable, how would you go about it?", "learning", "easy", fits=(PROJECT_WORK,)),
+    Q("Imagine two people each need something urgent from you and you can only finish one today. What would you do?", "prioritisation", "easy"),
+    Q("Suppose you realise a mistake you made is being blamed on a colleague. What would you do?", "integrity", "medium"),
+    Q("Imagine it's your first week and you're unsure how something important is done, and nobody seems to have time to show you. What do you do?", "onboarding", "easy"),
+    Q("Suppose a colleague you trust tells you they've seen someone breaking an important rule at work. What would you do?", "ethics", "hard"),
+    Q("If a colleague was clearly struggling and it was starting to affect everyone else, how would you handle it?", "teamwork", "medium"),
+    # The role families' own scenarios.
+    Q("Imagine you notice a colleague about to give a patient the wrong dose during a busy shift. What would you do?", "medication safety", "medium", fits=("healthcare",)),
+    Q("Suppose a patient refuses a treatment their doctor says they need. How would you handle it?", "consent", "medium", fits=("healthcare",)),
+    Q("Imagine your ward is two staff short at the start of a night shift. How would you prioritise the care?", "staffing", "hard", fits=("healthcare",)),
+    Q("Suppose a patient's relative asks you for information you're not allowed to share. What would you say?", "confidentiality", "easy", fits=("healthcare",)),
+    Q("Imagine a student tells you something that makes you worried about their safety at home. What would you do?", "safeguarding", "medium", fits=("education",)),
+    Q("Suppose half the class fails an assessment you thought they were ready for. What would you do next?", "assessment", "medium", fits=("education",)),
+    Q("If a usually quiet student became disruptive in every lesson, how would you approach it?", "behaviour", "easy", fits=("education",)),
+    Q("Imagine a parent emails the head to complain about your marking before talking to you. What would you do?", "parents", "hard", fits=("education",)),
+    Q("Imagine a big deal you've forecast for this quarter goes silent two weeks before the end. What would you do?", "forecasting", "hard", fits=("sales",)),
+    Q("Suppose a customer asks for a discount you're not allowed to give. How would you handle it?", "negotiation", "medium", fits=("sales",)),
+    Q("Imagine a customer is shouting at you about a mistake that wasn't yours. What would you do?", "de-escalation", "easy", fits=("customer-facing",)),
+    Q("If you couldn't solve a customer's problem and they asked for your manager, how would you handle it?", "escalation", "medium", fits=("customer-facing",)),
+    Q("Imagine you find a discrepancy in the accounts the day before the month-end deadline. What would you do?", "month-end", "medium", fits=("finance",)),
+    Q("Suppose a senior manager asks you to record an expense in a way you think is wrong. How would you respond?", "ethics", "hard", fits=("finance",)),
+    Q("Imagine a release you shipped an hour ago is causing errors for some users. What do you do first?", "incidents", "medium", fits=("software",)),
+    Q("Suppose you're asked to add a feature to code nobody on the team understands any more. How would you go about it?", "legacy code", "medium", fits=("software",)),
+    Q("Imagine one of your team is underperforming and it's starting to affect the others. What would you do?", "performance management", "hard", fits=("people-management",)),
+    Q("If two people on your team stopped working together after a disagreement, how would you handle it?", "conflict", "medium", fits=("people-management",)),
+]
+
+# A recruiter's screening call: motivation, "why us", salary, notice period, practicalities.
+SCREEN = [
+    Q("What are your salary expectations for this role?", "salary expectations", "easy"),
+    Q("What is your notice period, and when could you start?", "notice period", "easy"),
+    Q("Why do you want to work at {company_or_us} in particular, rather than somewhere similar?", "why us", "medium"),
+    Q("What do you know about {company_or_us} and what we do?", "company knowledge", "medium"),
+    Q("Why are you looking for a new role at the moment?", "motivation", "easy"),
+    Q("What are you looking for in your next role that you don't have now?", "motivation", "easy"),
+    Q("Are you interviewing anywhere else at the moment, and how far along are those processes?", "other processes", "medium"),
+    Q("Which working pattern suits you, on site, hybrid or remote, and does the location work for you?", "working pattern", "easy"),
+    Q("Do you have the right to work here, or would you need visa sponsorship?", "right to work", "easy"),
+    Q("In a couple of sentences, why is this {role} role the right next step for you?", "motivation", "medium"),
+    Q("Which hours or shift patterns can you work?", "availability", "easy"),
+    Q("What would you need from us to accept an offer?", "offer", "hard"),
+    Q("Give me a two-minute summary of your current responsibilities.", "current role", "easy"),
+    Q("What is the one thing you would bring to {company_or_us} that other candidates might not?", "why you", "hard"),
 ]
 
 # Asked once, in the closing phase of a time-based interview.
@@ -82,6 +136,7 @@ WRAP_UP = [
 ROLES = {
     "software_engineer": {
         "label": "software engineer",
+        "kinds": ("software", PROJECT_WORK),
         "aliases": ("software", "developer", "engineer", "programmer", "backend", "back-end", "back end", "frontend",
                     "front-end", "front end", "full stack", "full-stack", "fullstack", "web developer", "mobile developer",
                     "ios", "android", "swe", "sde", "coder", "tech lead", "staff engineer", "principal engineer"),
@@ -100,6 +155,7 @@ ROLES = {
     },
     "data_scientist": {
         "label": "data scientist",
+        "kinds": ("software", "data", PROJECT_WORK),
         "aliases": ("data scientist", "data science", "machine learning", "ml engineer", "ai engineer", "research scientist",
                     "applied scientist", "mlops", "nlp", "computer vision", "statistician"),
         "questions": [
@@ -116,6 +172,7 @@ ROLES = {
     },
     "product_manager": {
         "label": "product manager",
+        "kinds": ("product", "software", PROJECT_WORK),
         "aliases": ("product manager", "product owner", "product lead", "head of product", "pm", "product management",
                     "group product manager", "technical product manager"),
         "questions": [
@@ -131,6 +188,7 @@ ROLES = {
     },
     "designer": {
         "label": "designer",
+        "kinds": ("design", PROJECT_WORK),
         "aliases": ("designer", "design", "ux", "ui", "user experience", "interaction design", "product design",
                     "visual design", "researcher", "ux research"),
         "questions": [
@@ -146,6 +204,7 @@ ROLES = {
     },
     "data_analyst": {
         "label": "data analyst",
+        "kinds": ("data", PROJECT_WORK),
         "aliases": ("data analyst", "analyst", "business analyst", "bi analyst", "business intelligence", "reporting analyst",
                     "insights", "analytics"),
         "questions": [
@@ -161,6 +220,7 @@ ROLES = {
     },
     "marketing": {
         "label": "marketer",
+        "kinds": ("marketing", PROJECT_WORK),
         "aliases": ("marketing", "marketer", "growth", "seo", "content", "brand", "social media", "communications",
                     "campaign", "demand generation", "digital marketing", "copywriter", "pr"),
         "questions": [
@@ -176,6 +236,7 @@ ROLES = {
     },
     "sales": {
         "label": "sales professional",
+        "kinds": ("sales", "customer-facing"),
         "aliases": ("sales", "account executive", "account manager", "business development", "sdr", "bdr",
                     "sales development", "salesperson", "sales representative", "rep", "partnerships"),
         "questions": [
@@ -191,6 +252,7 @@ ROLES = {
     },
     "project_manager": {
         "label": "project manager",
+        "kinds": (PROJECT_WORK,),
         "aliases": ("project manager", "programme manager", "program manager", "project management", "scrum master",
                     "delivery manager", "project coordinator", "pmo", "agile coach"),
         "questions": [
@@ -206,6 +268,7 @@ ROLES = {
     },
     "customer_support": {
         "label": "customer support specialist",
+        "kinds": ("customer-facing",),
         "aliases": ("customer support", "customer service", "customer success", "support specialist", "support engineer",
                     "help desk", "helpdesk", "service desk", "call centre", "call center", "client services",
                     "technical support", "support agent"),
@@ -222,6 +285,7 @@ ROLES = {
     },
     "devops": {
         "label": "DevOps / site reliability engineer",
+        "kinds": ("software", PROJECT_WORK),
         "aliases": ("devops", "sre", "site reliability", "platform engineer", "infrastructure", "cloud engineer",
                     "systems engineer", "reliability", "operations engineer", "sysadmin", "system administrator",
                     "kubernetes", "release engineer"),
@@ -239,6 +303,7 @@ ROLES = {
     },
     "nurse": {
         "label": "nurse",
+        "kinds": ("healthcare",),
         "aliases": ("nurse", "nursing", "rn", "registered nurse", "midwife", "healthcare assistant", "clinical",
                     "ward", "care assistant", "carer", "paramedic"),
         "questions": [
@@ -250,10 +315,13 @@ ROLES = {
             Q("How do you hand over a complex patient at the end of a shift?", "handover", "medium"),
             Q("Describe disagreeing with a doctor about a patient's care. How did you raise it?", "escalation", "hard"),
             Q("How do you look after your own wellbeing in a demanding role?", "resilience", "easy"),
+            Q("How do you assess a patient who arrives short of breath, and what would make you escalate?", "clinical assessment", "hard"),
+            Q("What does good infection control look like on a busy ward, day to day?", "infection control", "medium"),
         ],
     },
     "teacher": {
         "label": "teacher",
+        "kinds": ("education",),
         "aliases": ("teacher", "teaching", "educator", "tutor", "lecturer", "instructor", "teaching assistant",
                     "school", "classroom", "trainer"),
         "questions": [
@@ -265,6 +333,25 @@ ROLES = {
             Q("How do you work with a parent who disagrees with how you're handling their child?", "parents", "hard"),
             Q("Describe a lesson that failed. What did you change afterwards?", "reflection", "hard"),
             Q("How do you keep your practice up to date?", "professional development", "easy"),
+            Q("How do you check, during a lesson, whether the class has really understood?", "checking understanding", "medium"),
+        ],
+    },
+    "finance": {
+        "label": "accountant",
+        "kinds": ("finance",),
+        "aliases": ("accountant", "accounting", "accounts", "finance", "financial analyst", "finance manager",
+                    "bookkeeper", "bookkeeping", "financial controller", "auditor", "payroll",
+                    "tax", "treasury", "fp&a", "cfo", "chartered accountant", "accounts payable", "accounts receivable"),
+        "questions": [
+            Q("How do you run a month-end close, and what do you check before you sign it off?", "month-end close", "medium"),
+            Q("How do you track down a reconciliation that won't balance?", "reconciliation", "medium"),
+            Q("Tell me about a time you found an error in the figures. How did you find it, and what did you do?", "accuracy", "easy"),
+            Q("How would you explain a cash-flow problem to a manager with no finance background?", "communication", "easy"),
+            Q("What controls would you put in place to stop duplicate payments to suppliers?", "controls", "hard"),
+            Q("Describe a finance process you improved. What did it save?", "process improvement", "medium"),
+            Q("How do you keep up with changes in accounting standards or tax rules?", "standards", "easy"),
+            Q("Tell me about a tight reporting deadline you met. How did you plan the work?", "deadlines", "medium"),
+            Q("How do you build a forecast, and how do you decide when it needs revising?", "forecasting", "hard"),
         ],
     },
 }
@@ -372,11 +459,13 @@ NEUTRAL_TRANSITIONS = [
     'Noted: "{phrase}".',
     'Okay, "{phrase}". Let\'s look at something else.',
 ]
-# Before the closing words: a neutral last acknowledgement.
+# Before the closing words: a neutral last acknowledgement. The closing words
+# mostly thank the candidate already, so most of these do not.
 CLOSING_ACKS = [
     'Thank you. I\'ve noted "{phrase}".',
     'Understood: "{phrase}".',
-    'Thanks for that, including "{phrase}".',
+    'I\'ve noted "{phrase}".',
+    'That last point is clear: "{phrase}".',
 ]
 # When the answer gave nothing worth quoting.
 PLAIN_TRANSITIONS = {
@@ -428,6 +517,17 @@ FOLLOW_UPS = {
         "This role relies on {term}. Where did {term} come into that, or how have you used it elsewhere?",
         "You didn't mention {term}. How would it have fitted into that work, or where have you used it?",
         "How does {term} come into your experience here? Give me a concrete example.",
+    ],
+    # A situational answer that isn't a plan yet.
+    "no_plan": [
+        "Walk me through it step by step: what would you do first, what next, and why in that order?",
+        "What exactly would you do, and why? And how would you know it had worked?",
+        "Make that a plan for me: your first step, who you would involve, and how you would check the result.",
+    ],
+    # A screening answer of a word or two.
+    "too_brief": [
+        "Could you say a little more? A sentence or two is plenty.",
+        "Can you give me a bit more detail on that?",
     ],
     # When follow-ups are allowed but nothing is missing and nothing new can be asked.
     "deeper": [
@@ -562,3 +662,91 @@ NOT_STORY_RE = re.compile(r"\b(background|yourself|career so far|why are you|mot
 def is_story_question(question):
     core = question_core(question)
     return bool(STORY_RE.search(core)) and not NOT_STORY_RE.search(core)
+
+
+# ----- which roles a question fits -----
+
+# "Manager" after these words names what is managed, not a team of people.
+NOT_PEOPLE_MANAGERS = frozenset(
+    "product project programme program account accounts delivery case community content social media office property "
+    "campaign brand release relationship success".split()
+)
+PEOPLE_LEADER_WORDS = ("head of", "director", "team lead", "team leader", "supervisor", "vp", "vice president",
+                       "charge nurse", "head teacher", "headteacher", "chief", "foreman")
+
+
+def leads_people(job_role):
+    """Whether the title says its holder manages people ("Engineering Manager", "Head of Sales")."""
+    words = re.findall(r"[a-z]+", (job_role or "")[:200].lower())
+    text = " " + " ".join(words) + " "
+    if any(f" {w} " in text for w in PEOPLE_LEADER_WORDS):
+        return True
+    return any(w == "manager" and (i == 0 or words[i - 1] not in NOT_PEOPLE_MANAGERS) for i, w in enumerate(words))
+
+
+def role_kinds(job_role, job_description=""):
+    """The kinds of role a title (or, failing that, its job description) belongs to; always "any"."""
+    key = match_role(job_role, job_description)
+    kinds = {"any", *(ROLES[key]["kinds"] if key else ())}
+    if leads_people(job_role):
+        kinds.add("people-management")
+    return frozenset(kinds)
+
+
+def fits(question, kinds):
+    return any(k in kinds for k in question.fits)
+
+
+# ----- what kind of question it is (the coach judges structure by it) -----
+
+STORY, SITUATIONAL_KIND, TECHNICAL_KIND, SCREEN_KIND, GENERAL = "story", "situational", "technical", "screen", "general"
+QUESTION_KINDS = (STORY, SITUATIONAL_KIND, TECHNICAL_KIND, SCREEN_KIND, GENERAL)
+
+# Questions read for their kind are at most this long (an interviewer turn is shorter still).
+MAX_KIND_CHARS = 2000
+# "Tell me about a time…" opens a story whatever else the question mentions.
+STORY_OPENER_RE = re.compile(r"^\s*(?:tell me about a time|tell me about a|describe a time|give me an example|talk me through a time)\b", re.I)
+SCREEN_RE = re.compile(
+    r"\b(?:salary|salaries|compensation|pay expectations|notice period|when could you start|when can you start|"
+    r"start date|available to start|right to work|visa|sponsorship|relocate|relocation|commute|working pattern|"
+    r"hybrid|shift patterns?|hours or shifts?|interviewing anywhere|other interviews|other offers|accept an offer|"
+    r"why do you want to work|why us|why this company|what do you know about|looking for a new role|"
+    r"looking to move on|your next role|right next step|current responsibilities|other candidates)\b",
+    re.I,
+)
+HYPOTHETICAL_RE = re.compile(
+    r"\b(?:imagine|suppose|supposing|what if|what would you do(?! differently)|what would you say|what do you do first|"
+    r"how would you (?:handle|approach|respond|react|deal|prioriti[sz]e|go about|decide|define|spend))\b",
+    re.I,
+)
+IF_RE = re.compile(r"\bif\b", re.I)
+WOULD_YOU_RE = re.compile(r"\b(?:would|will|do|should) you\b", re.I)
+REFLECTIVE_RE = re.compile(r"\b(?:differently|again|looking back|in hindsight)\b", re.I)
+TECHNICAL_RE = re.compile(
+    r"\b(?:how (?:do|would|does|did) (?:you )?(?:design|build|architect|implement|debug|investigate|test|scale|"
+    r"measure|monitor|detect|deploy|roll out|model|choose|decide|check|ensure|keep|make sure|manage|set|run|track|"
+    r"assess|explain|handle|prioriti[sz]e|approach|work out|find|reconcile|hand over|adapt|use|work with|make|get|"
+    r"present|tell whether)|how does [a-z0-9 /-]{1,40}? work|when would you|what (?:data|information|evidence) would you|"
+    r"what(?: is|'s) the difference|explain|walk me through how|what controls|what metrics|which (?:tool|method|"
+    r"metric|approach|delivery method)|trade-offs?|what does good)\b",
+    re.I,
+)
+
+
+def question_kind(question, interview_type="mixed"):
+    """story, situational, technical, screen or general: what a good answer to `question` looks like.
+
+    A recruiter screen's open questions ("Why are you looking to move on?") want
+    short facts too, so there a general question counts as a screening one."""
+    core = question_core((question or "")[:MAX_KIND_CHARS])
+    if STORY_OPENER_RE.search(core) and is_story_question(core):
+        return STORY
+    if SCREEN_RE.search(core):
+        return SCREEN_KIND
+    if HYPOTHETICAL_RE.search(core) or (IF_RE.search(core) and WOULD_YOU_RE.search(core) and not REFLECTIVE_RE.search(core)):
+        return SITUATIONAL_KIND
+    if is_story_question(core):
+        return STORY
+    if TECHNICAL_RE.search(core):
+        return TECHNICAL_KIND
+    return SCREEN_KIND if interview_type == "screen" else GENERAL

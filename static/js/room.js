@@ -38,7 +38,14 @@
     if (html === undefined) return;
     const holder = document.createElement("div");
     holder.innerHTML = html;
-    if (document.getElementById("turn-" + index)) return;
+    const old = document.getElementById("turn-" + index);
+    const fresh = holder.firstElementChild;
+    // A question withdrawn by "Try this question again" gives way to the re-ask.
+    if (old && fresh && fresh.dataset.turnId && old.dataset.turnId && fresh.dataset.turnId !== old.dataset.turnId) {
+      old.replaceWith(fresh);
+      return;
+    }
+    if (old) return;
     Array.from(holder.children).forEach((el) => conversation.appendChild(el));
   }
 
@@ -81,7 +88,15 @@
         clearStreaming();
         replace("answer-area", msg.answer_area);
         break;
+      case "turn.replaced":
+        upsertTurn(msg.turn_index, msg.turn);
+        conversation.querySelectorAll(".try-again").forEach((el) => el.remove());
+        replace("progress", msg.progress);
+        replace("answer-area", msg.answer_area);
+        break;
       case "answer.added":
+        // Only the latest answer can be tried again.
+        conversation.querySelectorAll(".try-again").forEach((el) => el.remove());
         upsertTurn(msg.turn_index, msg.turn);
         replace("progress", msg.progress);
         replace("answer-area", msg.answer_area);
@@ -89,6 +104,7 @@
       case "feedback.ready": {
         const slot = document.getElementById("feedback-" + msg.turn_index);
         if (slot) slot.innerHTML = msg.html;
+        if (slot && window.htmx) htmx.process(slot); // its "Try this question again" form posts through htmx
         break;
       }
       case "speech.sentence":

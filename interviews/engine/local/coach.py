@@ -8,6 +8,7 @@ from interviews.engine.analysis import (
     MAX_ANSWER_CHARS,
     MAX_QUESTION_CHARS,
     OUTCOME_NUMBER_RE,
+    PLAN_RES,
     STAR_RES,
     analyse,
     content_stems,
@@ -19,7 +20,38 @@ from interviews.engine.analysis import (
     vague_phrases,
 )
 from interviews.engine.base import DIMENSIONS, CoachResult, Usage
-from interviews.engine.questions import is_story_question
+from interviews.engine.questions import GENERAL, SCREEN_KIND, SITUATIONAL_KIND, STORY, TECHNICAL_KIND, question_kind
+from interviews.engine.rewrite import build as build_rewrite, ground
+
+
+# A screening answer needs a few words at least, and stays concise under this many.
+SCREEN_MIN_WORDS = 4
+SCREEN_CONCISE_WORDS = 120
+# First words that answer a screening question head-on ("Because…", "I'm looking for…", "Yes, …").
+DIRECT_RE = re.compile(
+    r"\s*(?:because|yes|no|i want|i'd like|i would like|i'm looking|i am looking|i can|i could|i'm available|"
+    r"i am available|my notice|my current|i have|i'm|i am)\b",
+    re.I,
+)
+SCREEN_FIT_NOTE = "A screening answer need not name the job's skills; judged on answering what was asked."
+FALLBACK_STRENGTHS = (
+    "You answered directly, which gives you something to build on.",
+    "You reached this question, so there's a baseline to build on.",
+)
+STORY_DEFAULT_TIP = "Keep the set-up to one or two sentences so most of the time goes on your actions and results."
+KIND_DEFAULT_TIPS = {
+    STORY: STORY_DEFAULT_TIP,
+    SITUATIONAL_KIND: "Name who you would involve at each step, and what would make you change course.",
+    TECHNICAL_KIND: "Add one concrete example of doing this, with what happened.",
+    SCREEN_KIND: "Keep it this brief: the fact and a sentence of context is right for a screen.",
+    GENERAL: "Back it up with one concrete example from your own work.",
+}
+PLAN_PARTS = {
+    "actions": "what you would do",
+    "order": "the order of the steps",
+    "reasons": "why",
+    "follow_through": "how you'd check it worked",
+}
 
 
 def _clamp(x):
@@ -49,34 +81,51 @@ def coach_answer(ctx, question, answer, metrics=None):
     question = (question or "")[:MAX_QUESTION_CHARS]
     # Fill in anything missing from metrics stored by an older version of analyse().
     m = {**analyse(question, answer, ctx.job_description, ctx.job_role), **(metrics or {})}
-    f = _Facts(question, answer, m)
+    # Structure is judged by what the question asks for: STAR for a story, a plan
+    # for "what would you do", reasoning for a technical question, brief facts for a screen.
+    kind = question_kind(question, ctx.interview_type) if question else STORY
+    if kind == SCREEN_KIND:
+        # "What is your notice period?" wants a sentence, not 150 words: brevity is no flaw here.
+        m = {**m, "too_short": m["words"] < SCREEN_MIN_WORDS}
+    f = _Facts(question, answer, m, kind)
     scores = {
         "relevance": _scored(f, _relevance(f), _relevance_evidence, _relevance_note(f.relevance, f.words)),
-        "structure": _scored(f, _structure(f), _structure_evidence, _structure_note(f.story, m, f.stars_missing)),
-        "specificity": _scored(f, _specificity(f), _specificity_evidence, _specificity_note(m, f.outcome_numbers, f.vague)),
+        "structure": _scored(f, _structure(f), _structure_evidence, _structure_note(f, m, f.stars_missing)),
+        "specificity": _scored(f, _specificity(f), _specificity_evidence, _kind_specificity_note(f) or _specificity_note(m, f.outcome_numbers, f.vague)),
         "communication": _scored(f, _communication(f), _communication_evidence, _communication_note(m, f.fillers)),
-        "role_fit": _scored(f, _role_fit(f), _fit_evidence, _fit_note(m, f.n_terms, f.owns, f.we_heavy)),
+        "role_fit": _scored(f, _role_fit(f), _fit_evidence, SCREEN_FIT_NOTE if kind == SCREEN_KIND else _fit_note(m, f.n_terms, f.owns, f.we_heavy)),
     }
     assert set(scores) == set(DIMENSIONS)
-    strengths = _strengths(m, f.story, f.outcome_numbers)
-    improvements = _improvements(m, f.story, f.outcome_numbers, bool(question))
+    own = _kind_strengths(f)
+    # Screening figures are facts (a salary, a notice period), not impact to praise.
+    general_strengths = _strengths(m, f.story, [] if kind == SCREEN_KIND else f.outcome_numbers)
+    strengths = (own + [x for x in general_strengths if not (own and x in FALLBACK_STRENGTHS)])[:2]
+    # A screening answer ("four weeks' notice") has no job-description terms to link.
+    general = {**m, "jd_terms_missed": []} if kind == SCREEN_KIND else m
+    own = _kind_improvements(f)
+    general_improvements = _improvements(general, f.story, f.outcome_numbers, bool(question))
+    # The default tip is about a story's set-up; other kinds have their own.
+    improvements = (own + [x for x in general_improvements if f.story or x != STORY_DEFAULT_TIP])[:2] or [KIND_DEFAULT_TIPS[kind]]
     text = " ".join(
         [
             _impression(mean(s["score"] for s in scores.values())),
             "Strengths: " + " ".join(strengths),
             "To improve: " + " ".join(improvements),
-            _star_remark(f.story, m, f.stars_missing),
+            _star_remark(f.story, m, f.stars_missing) if f.kind in (STORY, GENERAL) else _kind_remark(f),
         ]
     )
-    return CoachResult(scores=scores, strengths=strengths, improvements=improvements, text=text, source="local", usage=Usage())
+    # The rewrite is checked like a model's, though it only moves the candidate's own words.
+    rewrite = ground(build_rewrite(question, answer, ctx.resume), answer, ctx.resume)
+    return CoachResult(scores=scores, strengths=strengths, improvements=improvements, text=text, source="local", usage=Usage(), rewrite=rewrite)
 
 
 class _Facts:
     """What the scores, their evidence and their notes read from one answer."""
 
-    def __init__(self, question, answer, m):
+    def __init__(self, question, answer, m, kind=STORY):
         self.question, self.answer, self.m = question, answer, m
-        self.story = is_story_question(question) if question else True
+        self.kind = kind
+        self.story = kind == STORY
         self.words = m["words"]
         self.relevance = m["relevance"] if question else (1.0 if self.words else 0.0)
         self.outcome_numbers = [x for x in m["numbers"] if OUTCOME_NUMBER_RE.search(x)]
@@ -89,6 +138,14 @@ class _Facts:
         self.fillers = list(m["filler_words"])
         self.vague = m["vague_phrases"]
         self.stars_missing = [p for p, ok in m["star"].items() if not ok]
+        self.plan = m.get("plan") or {}
+        self.plan_missing = [p for p in PLAN_RES if not self.plan.get(p)]
+        spans = sentences_of(answer)
+        first = answer[spans[0][0] : spans[0][1]] if spans else ""
+        # A screening answer is direct when its first sentence gives the fact (a figure) or names what was asked.
+        self.direct = bool(first) and len(first.split()) <= 35 and (
+            bool(find_numbers(first)) or bool(self.q_stems & content_stems(first, noise=frozenset())) or bool(DIRECT_RE.match(first))
+        )
 
 
 def _scored(f, score, evidence_score, note):
@@ -116,7 +173,9 @@ def _impression(average):
 def _relevance(f):
     r = f.relevance
     rel = 5 if r >= 0.6 else 4 if r >= 0.4 else 3 if r >= 0.25 else 2 if r > 0 else 1
-    if f.words < 15:
+    if f.kind == SCREEN_KIND and f.direct:
+        rel = max(rel, 4)
+    if f.words < (SCREEN_MIN_WORDS if f.kind == SCREEN_KIND else 15):
         return min(rel, 2)
     if f.m["too_short"]:
         return min(rel, 3)
@@ -127,11 +186,19 @@ def _structure(f):
     m = f.m
     if f.story:
         struct = 1 + m["star_count"]
+    elif f.kind == SITUATIONAL_KIND:
+        struct = 1 + sum(1 for p in PLAN_RES if f.plan.get(p))
+    elif f.kind == TECHNICAL_KIND:
+        specifics = bool(m["numbers"] or f.skills or m["jd_terms_covered"])
+        struct = 2 + bool(f.plan.get("order")) + bool(f.plan.get("reasons")) + specifics
+    elif f.kind == SCREEN_KIND:
+        struct = 3 + f.direct + (f.words <= SCREEN_CONCISE_WORDS) - (f.words > 2 * SCREEN_CONCISE_WORDS)
     else:
         reasoning = bool(re.search(r"\b(because|so that|which is why|for example|for instance|first|second|finally)\b", f.answer, re.I))
         struct = 2 + (m["sentences"] >= 2) + (f.words >= 60) + reasoning
     if m["too_short"]:
-        struct = min(struct, 2)
+        # A complete plan can be said in a few sentences; a story cannot.
+        struct = min(struct, 3 if f.kind == SITUATIONAL_KIND else 2)
     if f.words > 450:
         struct -= 1
     return struct
@@ -139,6 +206,14 @@ def _structure(f):
 
 def _specificity(f):
     m = f.m
+    if f.kind == SCREEN_KIND:
+        # The facts asked for (a figure, a date, a reason), not measured results.
+        return 3 + bool(m["numbers"]) + (f.direct and not f.vague) - min(2, len(f.vague)) - (1 if m["too_short"] else 0)
+    if f.kind == SITUATIONAL_KIND:
+        # A plan is specific when it names its steps and the people and tools involved, not results.
+        parts = sum(1 for p in PLAN_RES if f.plan.get(p))
+        spec = 2 + (2 if parts >= 3 else 1 if parts == 2 else 0) + (1 if m["numbers"] or f.skills or m["jd_terms_covered"] else 0)
+        return spec - min(2, len(m["vague_phrases"])) - (1 if m["too_short"] else 0)
     spec = 2 + (2 if f.outcome_numbers else 1 if m["numbers"] else 0) + (1 if m["jd_terms_covered"] or f.skills else 0)
     spec += 1 if m["star"]["action"] and m["i_statements"] else 0
     spec -= min(2, len(m["vague_phrases"]))
@@ -150,7 +225,10 @@ def _communication(f):
     m, words = f.m, f.words
     rate = m["filler_rate"]
     comm = 4 - (3 if rate >= 10 else 2 if rate >= 5 else 1 if rate >= 2.5 else 0)
-    comm -= 2 if words < 20 else 1 if m["too_short"] else 0
+    if f.kind == SCREEN_KIND:
+        comm -= 2 if m["too_short"] else 1 if words > 2 * SCREEN_CONCISE_WORDS else 0
+    else:
+        comm -= 2 if words < 20 else 1 if m["too_short"] else 0
     if m["sentences"] and words / m["sentences"] > 40:
         comm -= 1
     wpm = m.get("words_per_minute")
@@ -163,6 +241,9 @@ def _communication(f):
 
 def _role_fit(f):
     m = f.m
+    if f.kind == SCREEN_KIND:
+        # Facts about pay or notice need not name the job's skills.
+        return 3 + (1 if f.direct else 0) + (0.5 if m["jd_terms_covered"] else 0) - (1 if m["too_short"] else 0)
     if f.n_terms:
         n = len(m["jd_terms_covered"])
         fit = 4 if n >= 3 else 3.5 if n == 2 else 3 if n == 1 else 2
@@ -193,6 +274,8 @@ def _fit_evidence(f, s):
 
 
 def _structure_evidence(f, s):
+    if f.kind in (SITUATIONAL_KIND, TECHNICAL_KIND):
+        return sum(1 for res in PLAN_RES.values() if any(rx.search(s) for rx in res))
     return 2 * _star_parts(s) + (3 if any(rx.search(s) for rx in STAR_RES["result"]) else 0)
 
 
@@ -209,9 +292,26 @@ def _relevance_note(r, words):
     return "The answer says little about what the question asked."
 
 
-def _structure_note(story, m, missing):
+def _structure_note(f, m, missing):
+    story = f.story
     if not m["words"]:
         return "There is nothing to structure yet."
+    if f.kind == SITUATIONAL_KIND:
+        if not f.plan_missing:
+            return "A clear plan: what you'd do, in order, why, and how you'd check it worked."
+        return f"Judged as a plan, not a STAR story; missing: {', '.join(PLAN_PARTS[p] for p in f.plan_missing)}."
+    if f.kind == TECHNICAL_KIND:
+        if m["too_short"]:
+            return "Too brief to show the reasoning: give the steps, and why each one."
+        if f.plan.get("order") and f.plan.get("reasons"):
+            return "Explains the approach step by step, and why."
+        return "Judged on the reasoning: say the steps in order and why each one."
+    if f.kind == SCREEN_KIND:
+        if f.words > 2 * SCREEN_CONCISE_WORDS:
+            return "Long for a screening question: give the fact first, then one sentence of context."
+        if not f.direct:
+            return "Lead with the answer itself (the figure, the date or the reason), then a sentence of context."
+        return "Short and direct, as a screening answer should be: the facts first."
     if story:
         if not missing:
             return "Covers all four STAR parts: situation, task, action and result."
@@ -327,3 +427,67 @@ def _star_remark(story, m, missing):
         return "STAR: none of the parts came through; anchor the answer in one real situation."
     return f"STAR: you covered {', '.join(present)}; missing {', '.join(missing)}."
 
+
+
+# ----- by the kind of question -----
+
+
+def _kind_strengths(f):
+    if not f.words:
+        return []
+    if f.kind == SITUATIONAL_KIND and not f.plan_missing:
+        return ["You laid out a clear plan: what you'd do, in order, why, and how you'd check it."]
+    if f.kind == SCREEN_KIND and f.direct and f.words <= SCREEN_CONCISE_WORDS:
+        return ["You answered the screening question directly and briefly."]
+    if f.kind == TECHNICAL_KIND and f.plan.get("reasons") and f.plan.get("order"):
+        return ["You explained your approach step by step and said why."]
+    return []
+
+
+def _kind_improvements(f):
+    if not f.words:
+        return []
+    found = []
+    if f.kind == SITUATIONAL_KIND:
+        if not f.plan.get("actions"):
+            found.append('Say what you would do yourself ("I would…"), not only what should happen.')
+        if not f.plan.get("order"):
+            found.append("Put the steps in order: what you'd do first, next and last.")
+        if not f.plan.get("reasons"):
+            found.append('Give the reason for each step ("because…", "so that…").')
+        if not f.plan.get("follow_through"):
+            found.append("End with how you'd check it worked, or what you'd do if it didn't.")
+    elif f.kind == TECHNICAL_KIND:
+        if not f.plan.get("reasons"):
+            found.append("Explain why: the trade-off behind your choice, and what you'd watch out for.")
+        if not f.plan.get("order"):
+            found.append("Walk through your approach step by step.")
+    elif f.kind == SCREEN_KIND:
+        if f.words > 2 * SCREEN_CONCISE_WORDS:
+            found.append(f"Keep screening answers short: the fact first, one sentence of context ({f.words} words here).")
+        elif not f.direct:
+            found.append("Open with the answer itself (the figure, the date or the reason), then add context.")
+    return found
+
+
+def _kind_remark(f):
+    if not f.words:
+        return "No answer to assess."
+    if f.kind == SITUATIONAL_KIND:
+        if not f.plan_missing:
+            return "Situational question, judged as a plan: all four parts were there."
+        return f"Situational question, judged as a plan rather than a STAR story; missing: {', '.join(PLAN_PARTS[p] for p in f.plan_missing)}."
+    if f.kind == SCREEN_KIND:
+        return "Screening question: no STAR story needed, just the facts, briefly."
+    return "Technical question: judged on the reasoning (the steps, and why), not on STAR."
+
+
+def _kind_specificity_note(f):
+    if f.kind == SCREEN_KIND:
+        if f.m["numbers"]:
+            return f"Gives the facts asked for: {', '.join(f.m['numbers'][:2])}."
+        return "Gives a plain answer." if f.direct else "The answer doesn't state the fact asked for."
+    if f.kind == SITUATIONAL_KIND:
+        parts = [PLAN_PARTS[p] for p in PLAN_RES if f.plan.get(p)]
+        return f"The plan covers {', '.join(parts)}." if parts else "No concrete steps yet: say what you would actually do."
+    return ""

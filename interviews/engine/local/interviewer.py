@@ -28,7 +28,7 @@ from interviews.engine.analysis import (
     vague_phrases,
 )
 from interviews.engine.base import CLOSE, FOLLOW_UP, INTRODUCE, NEW_QUESTION, Decision, Usage
-from interviews.engine.questions import is_story_question
+from interviews.engine.questions import SCREEN_KIND, SITUATIONAL_KIND, STORY, is_story_question, question_kind
 
 LEVELS = {"easy": 0, "medium": 1, "hard": 2}
 LEVEL_NAMES = ("easy", "medium", "hard")
@@ -46,6 +46,27 @@ PHASE_WEIGHTS = {
     "deepening": {"role": 2, "jd": 2, "resume": 2, "situational": 2, "behavioural": 1},
     "closing": {"role": 2, "jd": 2, "resume": 1.5, "situational": 2, "behavioural": 1},
 }
+# A chosen interview type replaces the phase weights: the type is the mix.
+TYPE_WEIGHTS = {
+    "behavioural": {"behavioural": 3, "role": 2, "resume": 2, "jd": 1.5, "motivation": 0.3},
+    "technical": {"role": 3, "jd": 2, "resume": 1},
+    "situational": {"situational": 3, "role": 1.5},
+    "screen": {"screen": 1},
+}
+# Where a type goes once its own questions run out, before any other source.
+TYPE_FALLBACKS = {"screen": ("motivation",)}
+# The role family's own questions are drawn more often than generic ones that merely fit it.
+ROLE_PREFERENCE = 2
+# The role's own questions of the kinds each type asks (mixed and technical: all of them).
+ROLE_QUESTION_KINDS = {"behavioural": (STORY,), "situational": (SITUATIONAL_KIND,), "screen": ()}
+# What the introduction says about a chosen type.
+TYPE_INTRODUCTIONS = {
+    "behavioural": "This is a behavioural interview: I'll ask for real examples from your past work.",
+    "technical": "This interview is about the hands-on side of the job: how you do the work, and why.",
+    "situational": "This is a situational interview: I'll describe situations and ask what you would do.",
+    "screen": "This is a short recruiter screen about your motivation and the practicalities, so brief answers are fine.",
+}
+
 STYLE_WEIGHTS = {
     "technical": {"role": 3, "jd": 2, "behavioural": 0.3, "motivation": 0.3, "situational": 0.5},
     "challenging": {"situational": 1.5, "motivation": 0.7},
@@ -209,13 +230,19 @@ class LocalInterviewer:
     def _introduce(self, ctx, rng):
         style = _style(ctx)
         fields = _fields(ctx)
+        focused = focus_question(self, ctx, rng)
+        if focused is not None:
+            return _introduce_focus(ctx, rng, style, fields, focused)
         level = LEVELS[_difficulty(ctx)] + (1 if style == "challenging" else 0)
         opening = [q for q in bank.OPENING if LEVELS[q.difficulty] <= max(level, 0)]
         # The opener matches the difficulty: hard interviews start with a pointed question.
         opening.sort(key=lambda q: -LEVELS[q.difficulty])
         top = [q for q in opening if q.difficulty == opening[0].difficulty]
         question = rng.choice(top)
-        text = _fill(rng.choice(bank.INTRODUCTIONS[style]), question=_fill(question.text, **fields), **fields)
+        asked = _fill(question.text, **fields)
+        if ctx.interview_type in TYPE_INTRODUCTIONS:
+            asked = f"{TYPE_INTRODUCTIONS[ctx.interview_type]} {asked}"
+        text = _fill(rng.choice(bank.INTRODUCTIONS[style]), question=asked, **fields)
         decision = Decision(
             INTRODUCE,
             f"Opening the {fields['role']} interview with a {style} introduction and a {question.topic} question.",
@@ -240,15 +267,22 @@ class LocalInterviewer:
         return self._reason(ctx, main_question, thread, used)
 
     def _reason(self, ctx, main_question, m, used):
-        story = is_story_question(main_question)
+        kind = question_kind(main_question, ctx.interview_type)
+        story = kind == STORY
+        # A screening question wants a short fact, not a story: only a near-empty answer needs more.
+        screen = kind == SCREEN_KIND
+        # A "what would you do" answer is a plan: ask for its missing steps, not for an example.
+        plan = kind == SITUATIONAL_KIND
         missing_terms = [t for t in _asked_terms(ctx, main_question) if t not in m["jd_terms_covered"]]
         checks = (
-            ("too_short", m["too_short"]),
-            ("vague", len(m["vague_phrases"]) >= 2 or (bool(m["vague_phrases"]) and not m["numbers"] and m["star_count"] < 3)),
-            ("no_personal_role", m["we_statements"] >= 2 and m["ownership"] < 0.4),
+            ("no_plan", plan and (m["too_short"] or m.get("plan_count", 4) < 3)),
+            ("too_brief", screen and m["words"] < 4),
+            ("too_short", m["too_short"] and not (screen or plan)),
+            ("vague", not screen and (len(m["vague_phrases"]) >= 2 or (bool(m["vague_phrases"]) and not m["numbers"] and m["star_count"] < 3))),
+            ("no_personal_role", not screen and m["we_statements"] >= 2 and m["ownership"] < 0.4),
             ("no_outcome", story and not m["has_outcome"]),
             ("no_star_result", story and m["has_outcome"] and not m["star"]["result"]),
-            ("missing_jd_term", bool(missing_terms)),
+            ("missing_jd_term", bool(missing_terms) and not screen),
         )
         for reason, applies in checks:
             if applies and reason not in used:
@@ -278,6 +312,8 @@ class LocalInterviewer:
             "no_star_result": "Figures were given but the story never said how it ended; asking to close the loop.",
             "missing_jd_term": f"The question was about {display_term(term)}, which the answer never mentioned.",
             "deeper": "The answer was complete; probing deeper before moving on.",
+            "no_plan": f"A situational answer needs a plan; it covered {m.get('plan_count', 0)} of 4 parts (actions, order, reasons, follow-through).",
+            "too_brief": f"The screening answer was {m['words']} words, too little to go on; asking for a sentence more.",
         }[reason]
         return Decision(FOLLOW_UP, why, [term] if reason == "missing_jd_term" else []), text
 
@@ -287,16 +323,28 @@ class LocalInterviewer:
         """Every question this interview could ask, by source."""
         fields = _fields(ctx)
         role_key = bank.match_role(ctx.job_role, ctx.job_description)
+        # Generic questions only where they fit the kind of role: no "scope" or "stakeholders" for a nurse.
+        kinds = bank.role_kinds(ctx.job_role, ctx.job_description)
+
+        def generic(questions, source):
+            return [_Candidate(_fill(q.text, **fields), q.topic, LEVELS[q.difficulty], source) for q in questions if bank.fits(q, kinds)]
+
         out = {
-            "motivation": [_Candidate(_fill(q.text, **fields), q.topic, LEVELS[q.difficulty], "motivation") for q in bank.MOTIVATION],
-            "behavioural": [_Candidate(q.text, q.topic, LEVELS[q.difficulty], "behavioural") for q in bank.BEHAVIOURAL],
-            "situational": [_Candidate(q.text, q.topic, LEVELS[q.difficulty], "situational") for q in bank.SITUATIONAL],
+            "motivation": generic(bank.MOTIVATION, "motivation"),
+            "behavioural": generic(bank.BEHAVIOURAL, "behavioural"),
+            "situational": generic(bank.SITUATIONAL, "situational"),
+            "screen": generic(bank.SCREEN, "screen"),
             "role": [],
             "jd": [],
             "resume": [],
         }
         if role_key:
-            out["role"] = [_Candidate(q.text, q.topic, LEVELS[q.difficulty], "role") for q in bank.ROLES[role_key]["questions"]]
+            wanted = ROLE_QUESTION_KINDS.get(ctx.interview_type)
+            out["role"] = [
+                _Candidate(q.text, q.topic, LEVELS[q.difficulty], "role")
+                for q in bank.ROLES[role_key]["questions"]
+                if wanted is None or question_kind(q.text) in wanted
+            ]
         if (ctx.job_description or "").strip():
             for term in key_terms(ctx.job_description, ctx.job_role, limit=10):
                 for level, name in enumerate(LEVEL_NAMES):
@@ -309,6 +357,9 @@ class LocalInterviewer:
         return out
 
     def _pick_question(self, ctx, rng):
+        focused = focus_question(self, ctx, rng)
+        if focused is not None:
+            return focused
         style, phase = _style(ctx), ctx.phase
         asked = [_norm(q) for q in ctx.questions_asked()]
         covered = {_norm(t) for t in ctx.topics_covered}
@@ -328,13 +379,16 @@ class LocalInterviewer:
                 return self._closest(wraps, self._target_level(ctx), rng)
 
         pools = {source: fresh(cands) for source, cands in self._candidates(ctx).items()}
-        weights = dict(PHASE_WEIGHTS[phase])
+        weights = dict(TYPE_WEIGHTS.get(ctx.interview_type) or PHASE_WEIGHTS[phase])
         for source, factor in STYLE_WEIGHTS[style].items():
             if source in weights:
                 weights[source] *= factor
+        if "role" in weights:
+            weights["role"] *= ROLE_PREFERENCE
         sources = [s for s in sorted(weights) if pools.get(s)]
         if not sources:
-            sources = [s for s in sorted(pools) if pools[s]]
+            sources = [s for s in TYPE_FALLBACKS.get(ctx.interview_type, ()) if pools.get(s)]
+            sources = sources or [s for s in sorted(pools) if pools[s]]
             if not sources:
                 return None
             weights = {s: 1 for s in sources}
@@ -369,7 +423,9 @@ class LocalInterviewer:
         style = _style(ctx)
         asked = [_norm(q) for q in ctx.questions_asked()]
         ack = self._acknowledge(ctx, rng, answers, weak=reason is not None)
-        lead = rng.choice(_unused(bank.LEAD_INS[style], asked)) if picked.source != "wrap-up" else ""
+        # A lead-in that moves on after an acknowledgement that already did would say it twice.
+        leads = [t for t in bank.LEAD_INS[style] if not (_gestures(t) & _gestures(ack))] or [""]
+        lead = rng.choice(_unused(leads, asked)) if picked.source != "wrap-up" else ""
         text = " ".join(part for part in (ack, lead, picked.text) if part)
         if reason:
             why = f"Follow-ups on this question are used up ({reason.replace('_', ' ')}); moving on to {picked.topic}."
@@ -381,24 +437,40 @@ class LocalInterviewer:
             )
         return Decision(NEW_QUESTION, why, [picked.topic]), text
 
-    def _acknowledge(self, ctx, rng, answers, weak=False, closing=False):
-        """A short reaction to the last answer that quotes it, so the interview feels like a conversation."""
+    def _acknowledge(self, ctx, rng, answers, weak=False, closing=False, avoid=frozenset()):
+        """A short reaction to the last answer, so the interview feels like a conversation.
+
+        It quotes the answer, unless the previous turn already quoted the
+        candidate (a quote every turn sounds like a tic); it does not open
+        the way the previous turn did; and it says none of the `avoid`
+        gestures (_gestures), which the rest of the turn says already.
+        May be empty when every wording would repeat something."""
         style = _style(ctx)
         asked = [_norm(q) for q in ctx.questions_asked()]
         answer = answers[-1] if answers else ctx.last_answer
         terms = key_terms(ctx.job_description, ctx.job_role) if ctx.job_description else []
         phrase = key_phrase(answer, [t for t in terms if term_in(t, answer)])
-        if len(phrase.split()) < 3:
-            return rng.choice(_unused(bank.PLAIN_TRANSITIONS[style], asked))
-        # Praise would ring false after an answer that still lacked something.
-        templates = bank.CLOSING_ACKS if closing else bank.NEUTRAL_TRANSITIONS if weak else bank.TRANSITIONS[style]
-        return rng.choice(_unused(templates, asked)).format(phrase=phrase)
+        if len(phrase.split()) < 3 or _quoted_candidate(ctx, _previous_interviewer_turn(ctx)):
+            templates = bank.PLAIN_TRANSITIONS[style]
+        else:
+            # Praise would ring false after an answer that still lacked something.
+            templates = bank.CLOSING_ACKS if closing else bank.NEUTRAL_TRANSITIONS if weak else bank.TRANSITIONS[style]
+        opened = _opening(_previous_interviewer_turn(ctx))
+        fitting = [t for t in templates if not (_gestures(t) & avoid)]
+        varied = [t for t in fitting if _opening(t) != opened] or fitting
+        if not varied:
+            return ""
+        return rng.choice(_unused(varied, asked)).format(phrase=phrase)
 
     # -- closing
 
     def _close(self, ctx, rng, answers):
         style = _style(ctx)
-        text = f"{self._acknowledge(ctx, rng, answers, closing=True)} {_fill(rng.choice(bank.CLOSINGS[style]), **_fields(ctx))}"
+        closing = _fill(rng.choice(bank.CLOSINGS[style]), **_fields(ctx))
+        # The closing words thank the candidate; the acknowledgement must not thank them again.
+        # Nor move on: there is nothing left to move on to.
+        ack = self._acknowledge(ctx, rng, answers, closing=True, avoid=_gestures(closing) | {"move_on"})
+        text = f"{ack} {closing}".strip()
         if ctx.time_based:
             why = f"{ctx.phase.capitalize()} phase with {int(ctx.seconds_left)} s left; closing the interview."
         else:
@@ -412,6 +484,35 @@ def _asked_terms(ctx, question):
         return []
     core = question_core(question)
     return [t for t in key_terms(ctx.job_description, ctx.job_role) if term_in(t, core) and not term_in(t, ctx.job_role or "")]
+
+
+# What a phrase does besides its content: thank the candidate, or announce a
+# move to the next topic. One turn does each at most once.
+GESTURES = {
+    "thanks": re.compile(r"\b(?:thank|thanks|appreciate)\b", re.I),
+    "move_on": re.compile(r"\b(?:mov(?:e|ing) on|next|switch\w*|different area|something else|something different|another area)\b", re.I),
+}
+# A quoted span of an interviewer turn; bounded, so linear on any text.
+QUOTE_RE = re.compile(r'"([^"\n]{3,300})"')
+
+
+def _gestures(text):
+    return frozenset(name for name, rx in GESTURES.items() if rx.search(text or ""))
+
+
+def _opening(text):
+    """The first two words, lower-cased: two turns opening alike sound canned."""
+    return " ".join(re.findall(r"[a-z']+", _norm(text))[:2])
+
+
+def _previous_interviewer_turn(ctx):
+    return next((t.text for t in reversed(ctx.transcript) if t.speaker == "interviewer"), "")
+
+
+def _quoted_candidate(ctx, text):
+    """Whether `text` quotes something the candidate said."""
+    said = [_norm(t.text[:MAX_ANSWER_CHARS]) for t in ctx.transcript if t.speaker == "candidate"]
+    return any(_norm(q) in a for q in QUOTE_RE.findall(text or "") for a in said)
 
 
 def _unused(templates, asked):
@@ -447,6 +548,115 @@ def _current_thread(ctx):
             break
     answers.reverse()
     return main_question, answers
+
+
+
+# ----- drills and "practise this question": Interview.focus -----
+
+# The bank's sources whose questions exercise each rubric dimension; the
+# structure and specificity ones must ask for a story (situation to result).
+DIMENSION_SOURCES = {
+    "relevance": ("situational", "behavioural"),
+    "structure": ("behavioural", "resume"),
+    "specificity": ("behavioural", "resume"),
+    "communication": ("motivation", "situational"),
+    "role_fit": ("role", "jd"),
+}
+STORY_DIMENSIONS = ("structure", "specificity")
+DIMENSION_NAMES = {
+    "relevance": "answering exactly the question asked",
+    "structure": "structure (situation, task, action, result)",
+    "specificity": "specific detail and measurable results",
+    "communication": "clear, concise delivery",
+    "role_fit": "linking your experience to the role",
+}
+MAX_FOCUS_ITEMS = 5
+MAX_FOCUS_QUESTION_CHARS = 500
+MAX_FOCUS_TERM_CHARS = 60
+
+
+def focus_targets(focus):
+    """The focus as an ordered list of (kind, value): its questions first, then
+    weak dimensions and missed terms taken in turn. Anything malformed is dropped."""
+    focus = focus if isinstance(focus, dict) else {}
+
+    def listed(key):
+        value = focus.get(key)
+        return value[:MAX_FOCUS_ITEMS] if isinstance(value, list) else []
+
+    questions = [q.get("text") for q in listed("questions") if isinstance(q, dict)]
+    questions = [" ".join(q.split())[:MAX_FOCUS_QUESTION_CHARS] for q in questions if isinstance(q, str) and q.strip()]
+    dimensions = [d for d in listed("dimensions") if isinstance(d, str) and d in DIMENSION_SOURCES]
+    terms = [t.strip()[:MAX_FOCUS_TERM_CHARS] for t in listed("terms") if isinstance(t, str) and t.strip()]
+    targets = [("question", q) for q in questions]
+    for i in range(max(len(dimensions), len(terms))):
+        targets += [("dimension", d) for d in dimensions[i : i + 1]]
+        targets += [("term", t) for t in terms[i : i + 1]]
+    return targets
+
+
+def _dimension_topic(dimension):
+    return f"{dimension.replace('_', ' ')} drill"
+
+
+def focus_question(interviewer, ctx, rng):
+    """The next question the interview's focus calls for, or None once every
+    target has been asked (or the interview has no focus): a question from
+    before verbatim, then one per weak dimension and per missed term."""
+    asked = [_norm(q) for q in ctx.questions_asked()]
+    covered = {_norm(t) for t in ctx.topics_covered}
+    target_level = interviewer._target_level(ctx)
+    for kind, value in focus_targets(ctx.focus):
+        if kind == "question":
+            if not any(_norm(value) in a for a in asked):
+                return _Candidate(value, "question from an earlier interview", 1, "focus")
+        elif kind == "term":
+            # Served once it is a covered topic: the drill's opening note names every term already.
+            if _norm(value) in covered:
+                continue
+            templates = _unused(bank.JD_TERM_QUESTIONS[LEVEL_NAMES[target_level]], asked)
+            return _Candidate(rng.choice(templates).format(term=display_term(value)), value, target_level, "focus")
+        else:
+            topic = _dimension_topic(value)
+            if _norm(topic) in covered:
+                continue
+            pools = interviewer._candidates(ctx)
+            pool = [c for source in DIMENSION_SOURCES[value] for c in pools[source]]
+            if value in STORY_DIMENSIONS:
+                pool = [c for c in pool if is_story_question(c.text)]
+            pool = [c for c in pool if not any(_norm(c.text) in a for a in asked)]
+            if pool:
+                picked = interviewer._closest(pool, target_level, rng)
+                return _Candidate(picked.text, topic, picked.level, "focus")
+    return None
+
+
+def focus_note(focus):
+    """One sentence telling the candidate what this interview targets."""
+    targets = focus_targets(focus)
+    dimensions = [DIMENSION_NAMES[v] for k, v in targets if k == "dimension"]
+    terms = [display_term(v) for k, v in targets if k == "term"]
+    if not dimensions and not terms:
+        return "This session repeats a question from an earlier interview, so you can try it again."
+    parts = list(dimensions)
+    if terms:
+        parts.append("the job's " + ("term " if len(terms) == 1 else "terms ") + _and_list(terms))
+    # Semicolons between the parts: a dimension's name has commas of its own.
+    return f"This is a drill on your weak spots: {_and_list(parts, '; ')}."
+
+
+def _and_list(items, separator=", "):
+    return items[0] if len(items) == 1 else separator.join(items[:-1]) + " and " + items[-1]
+
+
+def _introduce_focus(ctx, rng, style, fields, focused):
+    text = _fill(rng.choice(bank.INTRODUCTIONS[style]), question=f"{focus_note(ctx.focus)} {focused.text}", **fields)
+    decision = Decision(
+        INTRODUCE,
+        f"Opening the {fields['role']} interview on its focus: {focused.topic}.",
+        [focused.topic],
+    )
+    return decision, text
 
 
 # ----- coaching: scores from metrics -----

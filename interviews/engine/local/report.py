@@ -3,7 +3,7 @@
 from statistics import mean
 
 from interviews.engine.analysis import analyse, key_terms
-from interviews.engine.base import DIMENSIONS, ReportNarrative, Usage
+from interviews.engine.base import DIMENSIONS, ReportNarrative, Usage, score_of
 from interviews.engine.local.coach import filler_list
 
 
@@ -51,16 +51,6 @@ FOCUS_AREAS = {
 }
 
 
-def _score(scores, dim):
-    value = (scores or {}).get(dim)
-    if isinstance(value, dict):
-        value = value.get("score")
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
 # How a strong dimension reads among the report's strengths.
 STRENGTH_LABELS = {
     "relevance": "You stayed on the question",
@@ -100,7 +90,7 @@ class _Totals:
         self.n = n = len(answered)
         self.avg = {}
         for dim in DIMENSIONS:
-            values = [v for v in (_score(a.scores, dim) for a in answered) if v is not None]
+            values = [v for v in (score_of(a.scores, dim) for a in answered) if v is not None]
             self.avg[dim] = round(mean(values), 1) if values else None
         self.scored = {d: v for d, v in self.avg.items() if v is not None}
         self.total_words = sum(m.get("words", 0) for m in metrics)

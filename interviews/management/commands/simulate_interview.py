@@ -35,6 +35,7 @@ from interviews.engine.base import (
     InterviewContext,
     TurnView,
     Usage,
+    score_of,
 )
 from interviews.engine.policy import KIND_FOR_ACTION, MAX_FOLLOW_UPS, allowed_actions, coerce
 
@@ -46,16 +47,6 @@ SPEAKING_WORDS_PER_SECOND = 2.5  # for elapsed time; matters only to time-based 
 
 class SimulationError(Exception):
     pass
-
-
-def _score(scores, dim):
-    value = (scores or {}).get(dim)
-    if isinstance(value, dict):
-        value = value.get("score")
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 async def _interviewer_turn(engine, ctx):
@@ -153,7 +144,7 @@ async def simulate(engine, persona, *, role, job_description, question_count, se
     usage.add(report.usage)
     means = {}
     for dim in DIMENSIONS:
-        values = [v for v in (_score(a.scores, dim) for a in answered) if v is not None]
+        values = [v for v in (score_of(a.scores, dim) for a in answered) if v is not None]
         means[dim] = round(mean(values), 3) if values else None
     scored = [v for v in means.values() if v is not None]
     return {
@@ -291,7 +282,7 @@ class Command(BaseCommand):
             w(f"    ({turn['decision']['action']}: {turn['decision']['justification']})")
             if "answer" in turn:
                 w(f"  candidate: {turn['answer']}")
-                w("  scores: " + ", ".join(f"{d} {_fmt(_score(turn['scores'], d), 0)}" for d in DIMENSIONS))
+                w("  scores: " + ", ".join(f"{d} {_fmt(score_of(turn['scores'], d), 0)}" for d in DIMENSIONS))
         w("Report: " + result["report"]["patterns"])
 
 
