@@ -270,7 +270,7 @@ def _voice_turns_section(v):
             lines += [
                 "",
                 "The model alone is very sensitive to how much of the pause it is given: the same recordings with more or "
-                "less silence after the last word (the server gives it 0.2 s after the VAD's end of speech).",
+                f"less silence after the last word (the server gives it {model.get('tail_s', 0.8)} s after the VAD's end of speech).",
                 "",
                 "| silence after the words | finished at the end | unfinished at the pause |",
                 "|---|---|---|",

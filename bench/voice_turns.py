@@ -63,7 +63,9 @@ BYTES_PER_SECOND = 32_000
 FRAME_BYTES = 3200  # 100 ms, what the page sends
 FRAME_SECONDS = 0.1
 LEAD_SECONDS = 0.5  # silence before the first word, as after pressing 🎤
-DECISION_TAIL_SECONDS = 0.2  # silence after the speech given to the model alone (smart-turn wants some)
+# Silence after the speech given to the model alone: what the server gives it
+# (speech.turn_detector.TRAILING_SILENCE; model_figure checks they agree).
+DECISION_TAIL_SECONDS = 0.8
 MODEL_WINDOW_SECONDS = 8.0
 # Longest the server may take to send after the last word: thinking + asking
 # (SPEECH_TURN_THINKING_SECONDS ≈ 25, SPEECH_TURN_ASK_SECONDS ≈ 5) and a margin.
@@ -744,6 +746,7 @@ def model_figure(cache_dir, names=None, runs=5):
     from speech.providers import local_stt
 
     threshold = settings.SPEECH_TURN_THRESHOLD
+    assert DECISION_TAIL_SECONDS == turn_detector.TRAILING_SILENCE, "the bench must give the model what the server does"
     cases = model_cases(load_recordings(cache_dir, names))
     turn_detector.load()  # the first run is slower; a server warms it up at start
     cpu, wall, rows = [], [], []
