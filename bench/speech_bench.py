@@ -540,32 +540,7 @@ async def _voice_interview(server, session, measured_turns, warmup_turns, questi
     async with httpx.AsyncClient(base_url=base, cookies={"sessionid": session}, timeout=60) as http:
         (await http.get("/interviews/new/")).raise_for_status()
         csrf = http.cookies.get("csrftoken")
-        headers = {"X-CSRFToken": csrf, "Referer": base + "/interviews/new/"}
-        created = await http.post(
-            "/interviews/new/",
-            data={
-                "csrfmiddlewaretoken": csrf,
-                "job_role": "Backend Engineer",
-                "company": "Benchmark Ltd",
-                "job_description": "Python, Kubernetes, PostgreSQL, CI/CD, incident response",
-                "style": "formal",
-                "difficulty": "medium",
-                "length_mode": "questions",
-                "question_count": str(question_count),
-                "mode": "practice",
-            },
-            headers=headers,
-        )
-        if created.status_code != 302:
-            raise RuntimeError(f"create failed: {created.status_code}")
-        interview_id = created.headers["location"].rstrip("/").split("/")[-1]
-        voice = await http.post(
-            f"/interviews/{interview_id}/voice/",
-            data={"speak_questions": "on", "speech_speed": "1.0", "csrfmiddlewaretoken": csrf},
-            headers=headers,
-        )
-        if voice.status_code != 204:
-            raise RuntimeError(f"voice settings refused: {voice.status_code}")
+        interview_id = await new_voice_interview(http, base, csrf, question_count)
         ws_headers = {"Cookie": f"sessionid={session}", "Origin": base}
         async with websockets.connect(
             f"ws://{host}/ws/interviews/{interview_id}/", additional_headers=ws_headers, max_size=2**22, open_timeout=30
@@ -879,6 +854,37 @@ def main():
     if args.figure in ("caps", "all"):
         figures["caps"] = caps_figure(env, cap=args.cap, processes=args.processes, backlog_factor=args.backlog_factor, backend=args.backend)
         print(json.dumps({"caps": figures["caps"]}, indent=2), flush=True)
+
+
+async def new_voice_interview(http, base, csrf, questions):
+    """A practice interview with the interviewer's voice on; its id."""
+    headers = {"X-CSRFToken": csrf, "Referer": base + "/interviews/new/"}
+    created = await http.post(
+        "/interviews/new/",
+        data={
+            "csrfmiddlewaretoken": csrf,
+            "job_role": "Backend Engineer",
+            "company": "Benchmark Ltd",
+            "job_description": "Python, Kubernetes, PostgreSQL, CI/CD, incident response",
+            "style": "formal",
+            "difficulty": "medium",
+            "length_mode": "questions",
+            "question_count": str(questions),
+            "mode": "practice",
+        },
+        headers=headers,
+    )
+    if created.status_code != 302:
+        raise RuntimeError(f"create failed: {created.status_code}")
+    interview_id = created.headers["location"].rstrip("/").split("/")[-1]
+    voice = await http.post(
+        f"/interviews/{interview_id}/voice/",
+        data={"speak_questions": "on", "speech_speed": "1.0", "csrfmiddlewaretoken": csrf},
+        headers=headers,
+    )
+    if voice.status_code != 204:
+        raise RuntimeError(f"voice settings refused: {voice.status_code}")
+    return interview_id
 
 
 if __name__ == "__main__":

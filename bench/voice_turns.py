@@ -53,6 +53,7 @@ from bench.speech_bench import (  # noqa: E402
     _manage_shell,
     _ms_percentiles,
     _task_details,
+    new_voice_interview,
 )
 from tests.live_server import LiveServer  # noqa: E402
 
@@ -376,34 +377,6 @@ class Room:
         await self.ws.close()
 
 
-async def _new_interview(http, base, csrf, questions):
-    headers = {"X-CSRFToken": csrf, "Referer": base + "/interviews/new/"}
-    created = await http.post(
-        "/interviews/new/",
-        data={
-            "csrfmiddlewaretoken": csrf,
-            "job_role": "Backend Engineer",
-            "company": "Benchmark Ltd",
-            "job_description": "Python, Kubernetes, PostgreSQL, CI/CD, incident response",
-            "style": "formal",
-            "difficulty": "medium",
-            "length_mode": "questions",
-            "question_count": str(questions),
-            "mode": "practice",
-        },
-        headers=headers,
-    )
-    if created.status_code != 302:
-        raise RuntimeError(f"create failed: {created.status_code}")
-    interview_id = created.headers["location"].rstrip("/").split("/")[-1]
-    voice = await http.post(
-        f"/interviews/{interview_id}/voice/",
-        data={"speak_questions": "on", "speech_speed": "1.0", "csrfmiddlewaretoken": csrf},
-        headers=headers,
-    )
-    if voice.status_code != 204:
-        raise RuntimeError(f"voice settings refused: {voice.status_code}")
-    return interview_id
 
 
 async def candidate(base, session, recordings, questions=20):
@@ -421,7 +394,7 @@ async def candidate(base, session, recordings, questions=20):
         csrf = http.cookies.get("csrftoken")
         pending = list(recordings)
         while pending:
-            interview_id = await _new_interview(http, base, csrf, questions)
+            interview_id = await new_voice_interview(http, base, csrf, questions)
             room = Room(await websockets.connect(f"ws://{host}/ws/interviews/{interview_id}/", additional_headers=ws_headers, max_size=2**22, open_timeout=30))
             try:
                 turn_index, finished, _, _ = await room.next_question(http)
