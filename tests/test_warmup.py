@@ -6,7 +6,7 @@ import time
 
 from django_q.signals import post_spawn
 
-from speech import warmup
+from speech import turn_detector, warmup
 from speech.providers import local_models
 from tests.live_server import LiveServer
 
@@ -15,7 +15,7 @@ def test_each_kind_of_process_loads_only_the_models_it_uses(settings):
     settings.SPEECH_LIVE_STT = "local"
     settings.SPEECH_BATCH_STT = "local"
     settings.SPEECH_TTS = "local"
-    assert warmup.models_for("web") == [local_models.get_whisper, local_models.get_vad_session]
+    assert warmup.models_for("web") == [turn_detector.load, local_models.get_whisper, local_models.get_vad_session]
     assert warmup.models_for("stt") == [local_models.get_whisper]
     assert warmup.models_for("tts") == [local_models.get_voice]
     assert warmup.models_for("interviewer") == []  # the report cluster uses no speech model
@@ -23,7 +23,8 @@ def test_each_kind_of_process_loads_only_the_models_it_uses(settings):
     settings.SPEECH_LIVE_STT = settings.SPEECH_LIVE_FALLBACK = "deepgram"
     settings.SPEECH_BATCH_STT = "assemblyai"
     settings.SPEECH_TTS = "polly"
-    assert [warmup.models_for(kind) for kind in ("web", "stt", "tts")] == [[], [], []]
+    # The end-of-turn model decides for every live transcriber, Deepgram's too.
+    assert [warmup.models_for(kind) for kind in ("web", "stt", "tts")] == [[turn_detector.load], [], []]
 
 
 def test_a_spawned_worker_warms_up_for_its_own_cluster(settings, monkeypatch):
