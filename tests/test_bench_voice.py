@@ -3,6 +3,8 @@ recordings, how it decides that an answer was cut, and a small run against the
 real processes (daphne, the django-q2 clusters, local Whisper and piper) that
 plays one finished and one paused answer into the microphone socket as the page would."""
 
+import re
+
 import pytest
 
 from bench import voice_turns
@@ -72,7 +74,11 @@ def test_the_figure_plays_answers_into_the_real_app_and_times_every_step(tmp_pat
     assert 0 < finished["final_s"] <= finished["send_s"] < finished["sentence_s"] < finished["first_audio_s"]
     assert finished["send_s"] < finished["posted_s"]
     assert finished["ended_by"] in ("model", "timeout")
-    assert "team" in finished["answer"].lower()
+    # What was said reached the app: most of the script's words, whatever Whisper
+    # makes of a single one ("team" is sometimes "teen" on another machine).
+    script = set(re.findall(r"[a-z]+", dict(voice_turns.FINISHED)["question_back"].lower()))
+    heard = set(re.findall(r"[a-z]+", finished["answer"].lower()))
+    assert len(script & heard) >= 0.7 * len(script), finished["answer"]
     assert figure["finished"]["first_audio_ms"]["n"] == 1
 
     [paused] = figure["paused_answers"]
