@@ -6,7 +6,7 @@ import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
-from interviews.engine import llm
+from interviews.engine import llm, replies
 from interviews.engine.base import (
     CLOSE,
     DIMENSIONS,
@@ -326,11 +326,10 @@ async def test_it_checks_the_coachs_quotes_off_the_event_loop(fake_gemini, monke
     """Matching quotes against a 10,000-character answer is text work: never on the loop."""
     import threading
 
-    from interviews.engine import llm
 
     checked_on = []
-    original = llm.verify_evidence
-    monkeypatch.setattr(llm, "verify_evidence", lambda *a, **kw: (checked_on.append(threading.get_ident()), original(*a, **kw))[1])
+    original = replies.verify_evidence
+    monkeypatch.setattr(replies, "verify_evidence", lambda *a, **kw: (checked_on.append(threading.get_ident()), original(*a, **kw))[1])
     fake_gemini.script(json=coach_json())
     await LLMEngine(MODEL).coach(make_ctx(), "Q?", ANSWER, {})
     assert checked_on and threading.get_ident() not in checked_on
@@ -457,13 +456,13 @@ async def test_it_retries_unreadable_text_from_a_fake_model_then_gives_up(settin
 
 def test_it_never_returns_evidence_that_is_not_in_the_answer():
     answer = "I built the “pipeline” myself.\nIt cut build times by half!"
-    assert llm.verify_evidence("i built the \"pipeline\"", answer) == "I built the “pipeline”"
-    assert llm.verify_evidence("…cut build times…", answer) == "cut build times"
-    assert llm.verify_evidence("made everything faster and better", answer, hint="build times") in (
+    assert replies.verify_evidence("i built the \"pipeline\"", answer) == "I built the “pipeline”"
+    assert replies.verify_evidence("…cut build times…", answer) == "cut build times"
+    assert replies.verify_evidence("made everything faster and better", answer, hint="build times") in (
         "I built the “pipeline” myself.",
         "It cut build times by half!",
     )
-    assert llm.verify_evidence("anything", "") == ""
+    assert replies.verify_evidence("anything", "") == ""
 
 
 def test_it_classifies_errors_for_retrying():
