@@ -36,7 +36,7 @@ WORKDIR /app
 COPY requirements.txt requirements-nodeps.txt ./
 RUN pip install -r requirements.txt && pip install --no-deps -r requirements-nodeps.txt
 COPY . .
-# Static files are collected (hashed and compressed by whitenoise) at build time.
+# Static files are collected (hashed and compressed by whitenoise's storage) at build time; servestatic serves them.
 RUN python manage.py collectstatic --noinput -v 0
 
 USER app

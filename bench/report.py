@@ -3,7 +3,14 @@
 TARGETS = {
     "overhead_p95": 0.050,  # per-turn server overhead at 200 concurrent interviews
     "ttft": 0.020,  # first token on the page after the model's first token
+    "web_cpu_ms_per_answer": 25,  # web-process CPU per answer at 200 concurrent interviews
 }
+
+
+def _cpu(f):
+    """Web-process CPU per answer of one run, or a dash for runs recorded before it was measured."""
+    ms = f.get("web_cpu_ms_per_answer")
+    return f"{ms:.1f} ms" if ms is not None else "–"
 
 
 def _row(label, stats, unit=1000, suffix="ms"):
@@ -41,19 +48,21 @@ def write_markdown(results):
             f"endpoints, taking {tl.get('think_seconds', [3, 3])[0]:.0f}–{tl.get('think_seconds', [3, 3])[1]:.0f} s (uniformly random) "
             f"to answer each question; candidates arrive at {tl.get('arrivals_per_second', '–')} a second, so all N interviews are open "
             "at once for most of the run. Turn time is answer POST → `turn.done` on the socket; overhead is turn time "
-            "minus the fake model's 0.3 s. Target: p95 ≤ 50 ms at 200 concurrent interviews.",
+            "minus the fake model's 0.3 s. Target: p95 ≤ 50 ms at 200 concurrent interviews. "
+            "Web CPU per answer: CPU seconds of every web process (and its children, from /proc) over the run, "
+            f"divided by the answers posted. Target: ≤ {TARGETS['web_cpu_ms_per_answer']} ms at 200.",
             "",
-            "| concurrent interviews | p50 overhead | p95 overhead | p99 overhead | turns | errors | leaks | completed |",
-            "|---|---|---|---|---|---|---|---|",
+            "| concurrent interviews | p50 overhead | p95 overhead | p99 overhead | web CPU per answer | turns | errors | leaks | completed |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for n, f in figures["turn_overhead"].items():
             o = f["overhead_seconds"]
             if o.get("n"):
                 lines.append(
-                    f"| {n} | {o['p50'] * 1000:.0f} ms | {o['p95'] * 1000:.0f} ms | {o['p99'] * 1000:.0f} ms | {f['turns']} | {f['errors']} | {f['leaks']} | {f['completed']}/{f['candidates']} |"
+                    f"| {n} | {o['p50'] * 1000:.0f} ms | {o['p95'] * 1000:.0f} ms | {o['p99'] * 1000:.0f} ms | {_cpu(f)} | {f['turns']} | {f['errors']} | {f['leaks']} | {f['completed']}/{f['candidates']} |"
                 )
             else:
-                lines.append(f"| {n} | – | – | – | 0 | {f['errors']} | {f['leaks']} | {f['completed']}/{f['candidates']} |")
+                lines.append(f"| {n} | – | – | – | {_cpu(f)} | 0 | {f['errors']} | {f['leaks']} | {f['completed']}/{f['candidates']} |")
         lines.append("")
         lines += ["## 2. Time to first token", "", "First `turn.token` on the socket after the answer POST, minus the model's 0.3 s to its first byte. Target ≤ 20 ms.", "",
                   "| concurrent interviews | p50 | p95 | p99 | n |", "|---|---|---|---|---|"]
@@ -67,14 +76,14 @@ def write_markdown(results):
             "All candidates start together, no think time, 5 answers each, every model call 0.3 s. "
             "The prototype measured 0.61 s (N=1), 6.1 s (N=10) and 30.6 s (N=50) p95 per answer on this profile; the floor is the model's own time (0.3 s).",
             "",
-            "| candidates | p50 per answer | p95 per answer | p99 | prototype p95 | errors | leaks |",
-            "|---|---|---|---|---|---|---|",
+            "| candidates | p50 per answer | p95 per answer | p99 | prototype p95 | web CPU per answer | errors | leaks |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         proto = {"10": "6.1 s", "50": "30.6 s"}
         for n, f in figures["prototype_profile"].items():
             t = f["turn_seconds"]
             if t.get("n"):
-                lines.append(f"| {n} | {t['p50']:.2f} s | {t['p95']:.2f} s | {t['p99']:.2f} s | {proto.get(n, '–')} | {f['errors']} | {f['leaks']} |")
+                lines.append(f"| {n} | {t['p50']:.2f} s | {t['p95']:.2f} s | {t['p99']:.2f} s | {proto.get(n, '–')} | {_cpu(f)} | {f['errors']} | {f['leaks']} |")
         lines.append("")
     if "memory" in figures:
         mem = figures["memory"]

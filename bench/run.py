@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.client import Candidate  # noqa: E402
+from bench.cpu import WebCpu, per_answer  # noqa: E402
 from tests.fakes.gemini import Reply  # noqa: E402
 from tests.live_server import LiveServer  # noqa: E402
 
@@ -146,7 +147,9 @@ def run_candidates_spread(server, sessions, think_time, questions, stagger, proc
     return [r for part in parts for r in part]
 
 
-def summarise(results, model_seconds):
+def summarise(results, model_seconds, cpu=None):
+    """The turn figures of one run; with `cpu` (a bench.cpu.WebCpu around it),
+    the web processes' CPU per answer POST as well."""
     turn_times = [t.done - t.submitted for r in results for t in r.turns if t.done]
     overhead = [x - model_seconds for x in turn_times]
     ttft = [t.first_token - t.submitted - model_seconds for r in results for t in r.turns if t.first_token]
@@ -162,6 +165,7 @@ def summarise(results, model_seconds):
         "overhead_seconds": percentiles(overhead),
         "first_token_after_model_seconds": percentiles(ttft),
         "answer_post_seconds": percentiles(post),
+        **(per_answer(cpu, len(post)) if cpu is not None else {}),
     }
 
 
@@ -259,8 +263,9 @@ def main():
             for n in ([10] if args.quick else [10, 50]):
                 with web_server(env) as server:
                     sessions = make_sessions(server, n)
-                    outcome = run_candidates_spread(server, sessions, think_time=0, questions=5, stagger=0)
-                    figure[str(n)] = summarise(outcome, MODEL_LATENCY)
+                    with WebCpu(server) as cpu:
+                        outcome = run_candidates_spread(server, sessions, think_time=0, questions=5, stagger=0)
+                    figure[str(n)] = summarise(outcome, MODEL_LATENCY, cpu)
                     print(f"prototype profile N={n}: {figure[str(n)]['turn_seconds']}", flush=True)
             results["figures"]["prototype_profile"] = figure
         if not only or "turns" in only:
@@ -268,11 +273,16 @@ def main():
             for n in loads:
                 with web_server(env) as server:
                     sessions = make_sessions(server, n)
-                    outcome = run_candidates_spread(
-                        server, sessions, think_time=THINK_SECONDS, questions=TURN_QUESTIONS, stagger=1 / ARRIVALS_PER_SECOND
+                    with WebCpu(server) as cpu:
+                        outcome = run_candidates_spread(
+                            server, sessions, think_time=THINK_SECONDS, questions=TURN_QUESTIONS, stagger=1 / ARRIVALS_PER_SECOND
+                        )
+                    figure[str(n)] = summarise(outcome, MODEL_LATENCY, cpu)
+                    print(
+                        f"turns N={n}: overhead {figure[str(n)]['overhead_seconds']} errors {figure[str(n)]['errors']} "
+                        f"web CPU {figure[str(n)]['web_cpu_ms_per_answer']} ms/answer",
+                        flush=True,
                     )
-                    figure[str(n)] = summarise(outcome, MODEL_LATENCY)
-                    print(f"turns N={n}: overhead {figure[str(n)]['overhead_seconds']} errors {figure[str(n)]['errors']}", flush=True)
             results["figures"]["turn_overhead"] = figure
             results["turn_load"] = {"think_seconds": THINK_SECONDS, "arrivals_per_second": ARRIVALS_PER_SECOND,
                                     "questions": TURN_QUESTIONS, "web_processes": WEB_PROCESSES}

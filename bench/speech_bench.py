@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.cpu import cpu_seconds  # noqa: E402
 from tests.live_server import LiveServer  # noqa: E402
 
 FRAME_BYTES = 3200  # 100 ms of 16 kHz 16-bit mono, what the page sends
@@ -71,16 +72,6 @@ def _load_average():
     try:
         return [round(x, 2) for x in os.getloadavg()]
     except OSError:
-        return None
-
-
-def _cpu_seconds(pid):
-    """User + system CPU seconds a process has used so far (Linux), or None."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
         return None
 
 
@@ -322,7 +313,7 @@ async def _relay_run(server, fake, sessions, interview_ids, seconds, pids):
     relay_ws = await asyncio.gather(*(open_relay(i) for i in range(n)))
     direct_ws = await asyncio.gather(*(open_direct(i) for i in range(n)))
     open_seconds = time.perf_counter() - opened_at
-    cpu_before = {k: _cpu_seconds(pid) for k, pid in pids.items()}
+    cpu_before = {k: cpu_seconds(pid) for k, pid in pids.items()}
     streaming_from = time.perf_counter()
     # Both kinds at once, their frames spread evenly over each 100 ms period.
     start = time.perf_counter() + 0.5
@@ -335,7 +326,7 @@ async def _relay_run(server, fake, sessions, interview_ids, seconds, pids):
             at = start + (2 * i + 1) / (2 * n) * FRAME_SECONDS
             jobs.append(_drive(direct_ws[i], direct[i], at, frames, frame, '{"type":"CloseStream"}'))
     await asyncio.gather(*jobs)
-    cpu = _cpu_used(cpu_before, {k: _cpu_seconds(pid) for k, pid in pids.items()})
+    cpu = _cpu_used(cpu_before, {k: cpu_seconds(pid) for k, pid in pids.items()})
     cpu["wall"] = round(time.perf_counter() - streaming_from, 2)
     return relay, direct, frames, open_seconds, cpu
 

@@ -15,8 +15,10 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from django.conf import settings  # noqa: E402
+from django.contrib.staticfiles import finders  # noqa: E402
+from servestatic import ServeStaticASGI  # noqa: E402
 
-from lib.middleware import limit_request_body  # noqa: E402
+from lib.middleware import limit_request_body, static_file_headers  # noqa: E402
 from interviewer.routing import websocket_urlpatterns  # noqa: E402
 from interviews import engine  # noqa: E402
 from speech import warmup  # noqa: E402
@@ -47,9 +49,34 @@ def with_thread_pool(app):
     return wrapped
 
 
+# Hashed names (ManifestStaticFilesStorage: name.<12 hex digits>.ext) never change content.
+HASHED_NAME = r"^.+\.[0-9a-f]{12}\..+$"
+
+
+def with_static_files(app):
+    """Serve /static/ before Django: a stylesheet or script needs none of the
+    middleware chain. Collected files (STATIC_ROOT) in production, with their
+    precompressed .br/.gz variants and immutable caching for hashed names; with
+    DEBUG, the apps' own static directories, re-read as they change."""
+    static = ServeStaticASGI(
+        app,
+        autorefresh=settings.DEBUG,
+        max_age=0 if settings.DEBUG else 60,
+        immutable_file_test=HASHED_NAME,
+        add_headers_function=static_file_headers,
+    )
+    if settings.DEBUG:
+        roots = {storage.location for finder in finders.get_finders() for storage in getattr(finder, "storages", {}).values()}
+    else:
+        roots = {settings.STATIC_ROOT}
+    for root in sorted(roots):
+        static.add_files(root, prefix=settings.STATIC_URL)
+    return static
+
+
 application = with_thread_pool(ProtocolTypeRouter(
     {
-        "http": limit_request_body(django_asgi_app),
+        "http": with_static_files(limit_request_body(django_asgi_app)),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 ))

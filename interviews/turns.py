@@ -15,6 +15,7 @@ import time
 from channels.db import database_sync_to_async as _database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Prefetch, prefetch_related_objects
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -84,19 +85,27 @@ async def publish(interview_id, event):
     )
 
 
+# What the progress bar and the answer area read of each turn (Interview.progress,
+# last_turn, awaiting_answer, the count): not the texts, which grow with the transcript.
+ROOM_STATE_FIELDS = ("id", "interview_id", "index", "speaker", "kind", "created_at")
+
+
 def room_fragments(interview, turn=None, all_turns=False):
     """The HTML the room swaps in after a change: progress, answer area, and a turn
     (or, for a socket that has just (re)connected, every turn, so nothing missed
     while it was away stays missing)."""
     if "turns" not in getattr(interview, "_prefetched_objects_cache", {}):
         # One query for the turns; the templates' counts and "last turn" use it.
-        prefetch_related_objects([interview], Prefetch("turns", queryset=Turn.objects.select_related("feedback").order_by("index")))
+        # Only a reconnecting socket needs every turn's text and feedback.
+        turns = Turn.objects.order_by("index")
+        turns = turns.select_related("feedback") if all_turns else turns.only(*ROOM_STATE_FIELDS)
+        prefetch_related_objects([interview], Prefetch("turns", queryset=turns))
     fragments = {
         "progress": render_to_string("interviews/partials/progress.html", {"interview": interview}),
         "answer_area": render_to_string("interviews/partials/answer_area.html", {"interview": interview}),
     }
     if turn is not None:
-        turn = next((t for t in interview.turns.all() if t.pk == turn.pk), turn)  # with its feedback loaded
+        turn = _with_feedback(interview, turn)
         fragments["turn_index"] = turn.index
         fragments["turn"] = render_to_string("interviews/partials/turn.html", {"turn": turn, "interview": interview})
     if all_turns:
@@ -105,6 +114,16 @@ def room_fragments(interview, turn=None, all_turns=False):
             for t in interview.turns.all()
         ]
     return fragments
+
+
+def _with_feedback(interview, turn):
+    """`turn` with its feedback loaded (the turn partial shows it), without a query if already there."""
+    known = next((t for t in interview.turns.all() if t.pk == turn.pk), None)
+    if known is not None and not known.get_deferred_fields():
+        return known
+    if Turn.feedback.is_cached(turn):
+        return turn
+    return Turn.objects.select_related("feedback").get(pk=turn.pk)
 
 
 @database_sync_to_async
@@ -123,14 +142,16 @@ def _claim_and_prepare(interview_id):
 
 @database_sync_to_async
 def _save_turn(interview_id, decision, text, usage):
-    interview = Interview.objects.get(pk=interview_id)
-    turn = interview.add_interviewer_turn(
-        KIND_FOR_ACTION[decision.action],
-        text,
-        decision={"action": decision.action, "justification": decision.justification, "topics": decision.topics},
-        usage=usage.as_dict(),
-    )
-    interview.record_usage(usage.as_dict())
+    # One transaction: the turn, the lease's release and the usage counters are committed together.
+    with transaction.atomic():
+        interview = Interview.objects.get(pk=interview_id)
+        turn = interview.add_interviewer_turn(
+            KIND_FOR_ACTION[decision.action],
+            text,
+            decision={"action": decision.action, "justification": decision.justification, "topics": decision.topics},
+            usage=usage.as_dict(),
+        )
+        interview.record_usage(usage.as_dict())
     interview.refresh_from_db()
     return interview, turn, room_fragments(interview, turn)
 

@@ -131,7 +131,7 @@ async def submit_answer(request, interview_id):
             return HttpResponse(message, status=409)
         return HttpResponse(fragments)
     turns.schedule(turns.after_answer(interview.pk, turn.pk))
-    fragments = await sync_to_async(_fragments_after_answer)(interview.pk, turn.pk)
+    fragments = await sync_to_async(_fragments_after_answer)(interview.pk, turn)
     await turns.publish_quietly(interview.pk, {"event": "answer.added", **fragments})
     if not request.htmx:
         return redirect("interview_room", interview.pk)
@@ -183,9 +183,9 @@ def _answer_area(interview_id, error, text):
     )
 
 
-def _fragments_after_answer(interview_id, turn_id):
-    interview = Interview.objects.get(pk=interview_id)
-    return turns.room_fragments(interview, Turn.objects.get(pk=turn_id))
+def _fragments_after_answer(interview_id, turn):
+    # The interview afresh: saving the answer moved its clock (elapsed_seconds).
+    return turns.room_fragments(Interview.objects.get(pk=interview_id), turn)
 
 
 @require_POST
@@ -213,7 +213,7 @@ async def try_again(request, interview_id, turn_id):
         if not request.htmx:
             return HttpResponse(str(exc), status=409)
         return HttpResponse(format_html('<p class="error-box" role="alert">{}</p>', str(exc)))
-    fragments = await sync_to_async(_fragments_after_answer)(interview.pk, turn.pk)
+    fragments = await sync_to_async(_fragments_after_answer)(interview.pk, turn)
     # Every tab, this one included, swaps the withdrawn question for this one.
     await turns.publish_quietly(interview.pk, {"event": "turn.replaced", **fragments})
     if interview.speak_questions:
