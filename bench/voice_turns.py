@@ -789,6 +789,7 @@ def model_figure(cache_dir, names=None, runs=5):
             for name in (
                 "SPEECH_TURN_FINISHED_PAUSE_MS",
                 "SPEECH_TURN_THINKING_SECONDS",
+                "SPEECH_TURN_UNSURE_SECONDS",
                 "SPEECH_TURN_ASK_SECONDS",
                 "SPEECH_TURN_THRESHOLD",
                 "LOCAL_STT_ENDPOINT_MS",

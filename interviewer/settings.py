@@ -113,15 +113,19 @@ INSTALLED_APPS = [
     "lib",
 ]
 
+# Under ASGI, Django runs a MiddlewareMixin's hooks in a thread; lib.middleware's
+# OnLoop subclasses run them on the event loop (same behaviour; a session or
+# messages to save still go to a thread). Security, sessions, CSRF and
+# X-Frame-Options keep Django's own paths, which `check --deploy` looks for by name. Static files never
+# reach this chain: interviewer/asgi.py serves /static/ in front of Django.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "lib.middleware.SecurityHeadersMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    "lib.middleware.OnLoopCommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "lib.middleware.OnLoopAuthenticationMiddleware",
+    "lib.middleware.OnLoopMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -388,9 +392,12 @@ REQUEST_MAX_BYTES = envint("REQUEST_MAX_BYTES", AUDIO_UPLOAD_MAX_BYTES + 1024 * 
 # at each pause, smart-turn's probability that the answer is finished and the
 # transcript's last words. Finished: sent this long after the end of speech.
 SPEECH_TURN_FINISHED_PAUSE_MS = envint("SPEECH_TURN_FINISHED_PAUSE_MS", 800)
-# Unfinished ("…and", "let me think", the model unsure): keep listening this
-# long, then ask "are you done?" with a countdown of SPEECH_TURN_ASK_SECONDS.
+# Unfinished ("…and", "let me think"): keep listening this long, then ask
+# "are you done?" with a countdown of SPEECH_TURN_ASK_SECONDS.
 SPEECH_TURN_THINKING_SECONDS = envfloat("SPEECH_TURN_THINKING_SECONDS", 25)
+# Unsure (the words sound complete, the model is below the threshold): ask
+# after this long instead.
+SPEECH_TURN_UNSURE_SECONDS = envfloat("SPEECH_TURN_UNSURE_SECONDS", 4)
 SPEECH_TURN_ASK_SECONDS = envfloat("SPEECH_TURN_ASK_SECONDS", 5)
 # The model's probability at or above which an answer without cues is finished.
 SPEECH_TURN_THRESHOLD = envfloat("SPEECH_TURN_THRESHOLD", 0.5)
@@ -456,11 +463,11 @@ if envget("Q_SYNC", "false") == "true":
 # RequestContextMiddleware runs next so every log line of a request (and the
 # response) carries its X-Request-ID.
 INSTALLED_APPS += ["django_prometheus"]
+# Request metrics with django-prometheus's names, counted on the loop (its own middleware is sync).
 MIDDLEWARE = [
-    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "lib.middleware.RequestMetricsMiddleware",
     "lib.logging.RequestContextMiddleware",
     *MIDDLEWARE,
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 # /metrics answers when DEBUG is on, to `Authorization: Bearer <METRICS_TOKEN>`,
 # or to a client address in METRICS_ALLOWED_IPS (addresses or CIDR networks,

@@ -152,6 +152,7 @@ class SpeechConsumer(AsyncWebsocketConsumer):
             asyncio.get_running_loop().time,
             finished_pause=settings.SPEECH_TURN_FINISHED_PAUSE_MS / 1000,
             thinking=settings.SPEECH_TURN_THINKING_SECONDS,
+            unsure=settings.SPEECH_TURN_UNSURE_SECONDS,
             ask=settings.SPEECH_TURN_ASK_SECONDS,
             threshold=settings.SPEECH_TURN_THRESHOLD,
             restart_grace=RESTART_GRACE_SECONDS if self.provider == "deepgram" else None,

@@ -5,7 +5,7 @@ socket (interviews.microphone) feeds a `TurnPolicy` what the transcriber and
 the end-of-turn model (speech.turn_detector) report, and sends the page the
 `turn` messages it returns:
 
-    policy = TurnPolicy(clock, finished_pause=0.8, thinking=25, ask=5, threshold=0.5)
+    policy = TurnPolicy(clock, finished_pause=0.8, thinking=25, unsure=4, ask=5, threshold=0.5)
     policy.speech_started()                -> messages   (speech cancels any wait)
     policy.heard()                         (a partial: words are coming)
     policy.final(text, words)              (settled words, with stream times)
@@ -16,10 +16,14 @@ the end-of-turn model (speech.turn_detector) report, and sends the page the
 
 At an endpoint it decides: finished (the model's probability reaches the
 threshold, or the candidate asked the interviewer a question) is sent
-`finished_pause` after the end of speech; unfinished (dangling last words, a
-filler such as "let me think", or the model unsure) waits `thinking` seconds,
-then asks "are you done?" for `ask` seconds, then sends. Speech at any point
-cancels the wait, and the next endpoint decides again on the whole answer.
+`finished_pause` after the end of speech; unfinished (dangling last words, or
+a filler such as "let me think") waits `thinking` seconds, then asks "are you
+done?" for `ask` seconds, then sends. Unsure (the words sound complete but the
+model is below the threshold) waits only `unsure` seconds before it asks: the
+model alone is a weaker sign of a thinker than the words, and a complete
+answer must not wait half a minute because one intonation fooled it. Speech at
+any point cancels the wait, and the next endpoint decides again on the whole
+answer.
 
 `cue(text)` reads the end of the transcript: "filler", "question",
 "dangling" or None. It splits and compares words (no backtracking regexes)
@@ -117,13 +121,23 @@ def cue(text):
     return None
 
 
-def is_finished(probability, cue_found, threshold):
+FINISHED, UNSURE, UNFINISHED = "finished", "unsure", "unfinished"
+
+
+def verdict(probability, cue_found, threshold):
+    """FINISHED, UNSURE or UNFINISHED, from the model's probability and the transcript's cue."""
     if cue_found in ("filler", "dangling"):
-        return False
+        return UNFINISHED
     if cue_found == "question":
-        return True
+        return FINISHED
     # Without the model (it failed to load or run) the words decide alone.
-    return probability is None or probability >= threshold
+    if probability is None or probability >= threshold:
+        return FINISHED
+    return UNSURE
+
+
+def is_finished(probability, cue_found, threshold):
+    return verdict(probability, cue_found, threshold) == FINISHED
 
 
 # States
@@ -137,8 +151,9 @@ HELD = "held"
 
 
 class TurnPolicy:
-    def __init__(self, clock, *, finished_pause, thinking, ask, threshold, restart_grace=None):
+    def __init__(self, clock, *, finished_pause, thinking, ask, threshold, unsure=None, restart_grace=None):
         """Durations in seconds. `clock()` returns seconds (the event loop's time).
+        `unsure` (the wait when only the model doubts the end) defaults to `thinking`.
 
         `restart_grace`: for a transcriber whose "speech started" may be noise
         that never becomes words (Deepgram's VAD event): after this long with
@@ -147,6 +162,7 @@ class TurnPolicy:
         self.clock = clock
         self.finished_pause = finished_pause
         self.thinking = thinking
+        self.unsure = thinking if unsure is None else min(unsure, thinking)
         self.ask = ask
         self.threshold = threshold
         self.restart_grace = restart_grace
@@ -155,7 +171,7 @@ class TurnPolicy:
         self.texts = []
         self.spans = []  # (start, end) of every word, stream seconds
         self.undecided = False  # words since the last endpoint
-        self._decision = None  # (finished, ended_at) of the last endpoint
+        self._decision = None  # (verdict, ended_at) of the last endpoint
 
     @property
     def text(self):
@@ -197,15 +213,15 @@ class TurnPolicy:
         self.undecided = False
         if not self.open or not self.texts:
             return []
-        finished = is_finished(probability, cue_found, self.threshold)
-        self._decision = (finished, ended_at)
-        messages = self._wait(finished, ended_at)
+        decided = verdict(probability, cue_found, self.threshold)
+        self._decision = (decided, ended_at)
+        messages = self._wait(decided, ended_at)
         log.debug(
             "turn: p=%s cue=%s -> %s, wait %.2f s after the end of speech",
             "none" if probability is None else f"{probability:.3f}",
             cue_found,
-            "finished" if finished else "unfinished",
-            self.finished_pause if finished else self.thinking,
+            decided,
+            self._pause_for(decided),
         )
         return messages
 
@@ -255,11 +271,14 @@ class TurnPolicy:
             speaking += segment[1] - segment[0]
         return round(speaking, 2), round(thinking, 2)
 
-    def _wait(self, finished, ended_at):
-        if finished:
+    def _pause_for(self, decided):
+        return {FINISHED: self.finished_pause, UNSURE: self.unsure}.get(decided, self.thinking)
+
+    def _wait(self, decided, ended_at):
+        if decided == FINISHED:
             self.state, self.deadline = WAITING, ended_at + self.finished_pause
             return self.tick()
-        self.state, self.deadline = THINKING, ended_at + self.thinking
+        self.state, self.deadline = THINKING, ended_at + self._pause_for(decided)
         messages = self.tick()
         if self.state == THINKING:
             left = max(0.0, self.deadline - self.clock())

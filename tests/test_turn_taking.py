@@ -76,7 +76,7 @@ class Clock:
 
 
 def policy(clock, **overrides):
-    options = {"finished_pause": 0.8, "thinking": 25, "ask": 5, "threshold": 0.5} | overrides
+    options = {"finished_pause": 0.8, "thinking": 25, "unsure": 4, "ask": 5, "threshold": 0.5} | overrides
     return TurnPolicy(clock, **options)
 
 
@@ -125,9 +125,30 @@ def test_it_keeps_listening_when_the_words_are_unfinished_then_asks_then_sends()
     assert message["state"] == "send" and message["ended_by"] == "timeout"
 
 
-def test_it_waits_long_when_only_the_model_thinks_the_answer_is_unfinished():
+def test_when_only_the_model_doubts_a_complete_sounding_answer_it_asks_after_the_short_unsure_wait():
     clock = Clock()
     p = policy(clock)
+    answered(p)
+    [message] = p.endpoint(clock.now, probability=0.2, cue_found=None)
+    assert message == {"event": "turn", "state": "thinking", "ask_in_ms": 4_000}
+    clock.now += 4
+    assert p.tick() == [{"event": "turn", "state": "asking", "send_in_ms": 5000}]
+    clock.now += 5
+    [sent] = p.tick()
+    assert sent["state"] == "send" and sent["ended_by"] == "timeout"
+
+
+def test_words_that_sound_unfinished_wait_the_full_thinking_time_whatever_the_model_says():
+    clock = Clock()
+    p = policy(clock)
+    answered(p, "The hardest part was")
+    [message] = p.endpoint(clock.now, probability=0.2, cue_found="dangling")
+    assert message == {"event": "turn", "state": "thinking", "ask_in_ms": 25_000}
+
+
+def test_without_an_unsure_wait_the_models_doubt_waits_the_thinking_time():
+    clock = Clock()
+    p = policy(clock, unsure=None)
     answered(p)
     [message] = p.endpoint(clock.now, probability=0.2, cue_found=None)
     assert message == {"event": "turn", "state": "thinking", "ask_in_ms": 25_000}
@@ -296,6 +317,7 @@ def turn_settings(settings):
     settings.SPEECH_LIVE_STT = "local"
     settings.SPEECH_TURN_FINISHED_PAUSE_MS = 800
     settings.SPEECH_TURN_THINKING_SECONDS = 25
+    settings.SPEECH_TURN_UNSURE_SECONDS = 4
     settings.SPEECH_TURN_ASK_SECONDS = 5
     return settings
 
